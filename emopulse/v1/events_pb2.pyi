@@ -1,0 +1,72 @@
+from emopulse.v1 import results_pb2 as _results_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobCreated(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _results_pb2.Job
+    def __init__(self, job: _Optional[_Union[_results_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class Utterance(_message.Message):
+    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "pcm16", "media_uri", "has_video", "model_version")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    PCM16_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_URI_FIELD_NUMBER: _ClassVar[int]
+    HAS_VIDEO_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    index: int
+    start_s: float
+    end_s: float
+    text: str
+    words: _containers.RepeatedCompositeFieldContainer[_results_pb2.Word]
+    language: str
+    pcm16: bytes
+    media_uri: str
+    has_video: bool
+    model_version: str
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., pcm16: _Optional[bytes] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ...) -> None: ...
+
+class TranscriptDone(_message.Message):
+    __slots__ = ("job_id", "utterance_count", "duration_s", "language", "note")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    utterance_count: int
+    duration_s: float
+    language: str
+    note: str
+    def __init__(self, job_id: _Optional[str] = ..., utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., language: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class UtteranceEvent(_message.Message):
+    __slots__ = ("utterance", "done")
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    utterance: Utterance
+    done: TranscriptDone
+    def __init__(self, utterance: _Optional[_Union[Utterance, _Mapping]] = ..., done: _Optional[_Union[TranscriptDone, _Mapping]] = ...) -> None: ...
+
+class Feature(_message.Message):
+    __slots__ = ("job_id", "index", "result")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    index: int
+    result: _results_pb2.ModalityResult
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., result: _Optional[_Union[_results_pb2.ModalityResult, _Mapping]] = ...) -> None: ...

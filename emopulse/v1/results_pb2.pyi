@@ -1,0 +1,229 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    QUEUED: _ClassVar[JobState]
+    RUNNING: _ClassVar[JobState]
+    SUCCEEDED: _ClassVar[JobState]
+    FAILED: _ClassVar[JobState]
+    CANCELLED: _ClassVar[JobState]
+
+class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODALITY_UNSPECIFIED: _ClassVar[Modality]
+    TEXT: _ClassVar[Modality]
+    AUDIO: _ClassVar[Modality]
+    VISION: _ClassVar[Modality]
+JOB_STATE_UNSPECIFIED: JobState
+QUEUED: JobState
+RUNNING: JobState
+SUCCEEDED: JobState
+FAILED: JobState
+CANCELLED: JobState
+MODALITY_UNSPECIFIED: Modality
+TEXT: Modality
+AUDIO: Modality
+VISION: Modality
+
+class Job(_message.Message):
+    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_URI_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FUSED_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: JobState
+    reason: str
+    media_uri: str
+    filename: str
+    sha256: str
+    language: str
+    created_at: float
+    updated_at: float
+    utterances_total: int
+    utterances_fused: int
+    duration_s: float
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ...) -> None: ...
+
+class Word(_message.Message):
+    __slots__ = ("text", "start_s", "end_s", "probability")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    start_s: float
+    end_s: float
+    probability: float
+    def __init__(self, text: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., probability: _Optional[float] = ...) -> None: ...
+
+class Box(_message.Message):
+    __slots__ = ("x", "y", "width", "height")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    x: int
+    y: int
+    width: int
+    height: int
+    def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class Face(_message.Message):
+    __slots__ = ("time_s", "box", "expression")
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    time_s: float
+    box: Box
+    expression: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, time_s: _Optional[float] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., expression: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class ModalityResult(_message.Message):
+    __slots__ = ("modality", "present", "absent_reason", "emotion", "sentiment", "classifier", "faces", "embedding", "model_version")
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    ABSENT_REASON_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    modality: Modality
+    present: bool
+    absent_reason: str
+    emotion: _containers.RepeatedScalarFieldContainer[float]
+    sentiment: _containers.RepeatedScalarFieldContainer[float]
+    classifier: str
+    faces: _containers.RepeatedCompositeFieldContainer[Face]
+    embedding: _containers.RepeatedScalarFieldContainer[float]
+    model_version: str
+    def __init__(self, modality: _Optional[_Union[Modality, str]] = ..., present: _Optional[bool] = ..., absent_reason: _Optional[str] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., classifier: _Optional[str] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., embedding: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ...) -> None: ...
+
+class UtteranceResult(_message.Message):
+    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "emotion", "sentiment", "modalities", "timed_out", "model_versions")
+    class ModelVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    index: int
+    start_s: float
+    end_s: float
+    text: str
+    words: _containers.RepeatedCompositeFieldContainer[Word]
+    language: str
+    emotion: _containers.RepeatedScalarFieldContainer[float]
+    sentiment: _containers.RepeatedScalarFieldContainer[float]
+    modalities: _containers.RepeatedCompositeFieldContainer[ModalityResult]
+    timed_out: _containers.RepeatedScalarFieldContainer[str]
+    model_versions: _containers.ScalarMap[str, str]
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., language: _Optional[str] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., modalities: _Optional[_Iterable[_Union[ModalityResult, _Mapping]]] = ..., timed_out: _Optional[_Iterable[str]] = ..., model_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ("stage", "media_seconds_done", "duration_s", "utterances_fused", "utterances_total")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SECONDS_DONE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FUSED_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    media_seconds_done: float
+    duration_s: float
+    utterances_fused: int
+    utterances_total: int
+    def __init__(self, stage: _Optional[str] = ..., media_seconds_done: _Optional[float] = ..., duration_s: _Optional[float] = ..., utterances_fused: _Optional[int] = ..., utterances_total: _Optional[int] = ...) -> None: ...
+
+class Summary(_message.Message):
+    __slots__ = ("utterance_count", "duration_s", "emotion_distribution", "sentiment_distribution", "mean_emotion", "mean_sentiment", "note", "language")
+    class EmotionDistributionEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class SentimentDistributionEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class MeanEmotionEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class MeanSentimentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    UTTERANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    MEAN_EMOTION_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    utterance_count: int
+    duration_s: float
+    emotion_distribution: _containers.ScalarMap[str, float]
+    sentiment_distribution: _containers.ScalarMap[str, float]
+    mean_emotion: _containers.ScalarMap[str, float]
+    mean_sentiment: _containers.ScalarMap[str, float]
+    note: str
+    language: str
+    def __init__(self, utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., sentiment_distribution: _Optional[_Mapping[str, float]] = ..., mean_emotion: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ..., note: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+
+class JobEvent(_message.Message):
+    __slots__ = ("job_id", "result", "progress", "summary", "ended")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    result: UtteranceResult
+    progress: Progress
+    summary: Summary
+    ended: Job
+    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
