@@ -1,0 +1,114 @@
+"""What every service does the same way: connect, serve health and metrics, run, shut down cleanly.
+
+A service is a class built from a Runtime; it names the Triton models it needs (for health) and
+implements `async run(stopping)`. The gateway also adds its API to `runtime.server`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from contextlib import AsyncExitStack
+from typing import Protocol
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from emopulse.runtime import bus, logs, metrics
+from emopulse.runtime.settings import Settings
+from emopulse.runtime.storage import MediaStore
+from emopulse.runtime.triton import Triton
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class Runtime:
+    """Connections and servers one service process holds; built and closed by `serve()`."""
+
+    def __init__(self, name: str, settings: Settings):
+        self.name = name
+        self.settings = settings
+        self.log = logging.getLogger(name)
+        self.nc = None
+        self.js = None
+        self.jobs: bus.JobStore | None = None
+        self.triton: Triton | None = None
+        self.store = MediaStore(settings)
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server()
+        self.service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+
+    async def publish(self, subject: str, message, msg_id: str) -> None:
+        await bus.publish(self.js, subject, message, msg_id, self.name)
+
+    def consumer(self, stream: str, subject: str, durable: str, handler, give_up) -> bus.Consumer:
+        s = self.settings
+        return bus.Consumer(self.js, self.name, stream, subject, durable, handler, give_up,
+                            concurrency=s.concurrency, ack_wait_s=s.ack_wait_s, max_deliver=s.max_deliver)
+
+
+class Service(Protocol):
+    models: tuple[str, ...]
+
+    async def run(self, stopping: asyncio.Event) -> None: ...
+
+
+async def _watch_health(runtime: Runtime, models: tuple[str, ...], stopping: asyncio.Event) -> None:
+    """Health follows real dependency state: NATS connected and every needed model ready."""
+    while not stopping.is_set():
+        ok = runtime.nc.is_connected and (not models or await runtime.triton.ready(models))
+        status = SERVING if ok else NOT_SERVING
+        await runtime.health.set("", status)
+        await runtime.health.set(f"emopulse.{runtime.name}", status)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 2.0)
+
+
+async def serve(name: str, build, settings: Settings | None = None) -> None:
+    """Run one service until SIGTERM/SIGINT. `build(runtime) -> Service`."""
+    settings = settings or Settings.from_env()
+    settings.require("nats_url")
+    logs.setup(name, settings.log_level)
+    runtime = Runtime(name, settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    async with AsyncExitStack() as stack:
+        runtime.nc = await bus.connect(settings.nats_url, name)
+        stack.push_async_callback(runtime.nc.drain)
+        runtime.js = runtime.nc.jetstream()
+        await bus.ensure_streams(runtime.js)
+        runtime.jobs = bus.JobStore(runtime.js, name)
+        service = build(runtime)
+        if service.models:
+            settings.require("triton_url")
+            runtime.triton = Triton(settings.triton_url, settings.triton_timeout_s)
+            stack.push_async_callback(runtime.triton.close)
+        metrics.serve(settings.metrics_port)
+        reflection.enable_server_reflection(runtime.service_names, runtime.server)
+        port = runtime.server.add_insecure_port(f"0.0.0.0:{settings.grpc_port}")
+        await runtime.server.start()
+        stack.push_async_callback(runtime.server.stop, 5)
+        watcher = asyncio.create_task(_watch_health(runtime, service.models, stopping))
+        runtime.log.info("started: gRPC on port %d", port)
+        work = asyncio.create_task(service.run(stopping))
+        done, _ = await asyncio.wait({work, asyncio.create_task(stopping.wait())},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if work in done and work.exception():
+            runtime.log.error("service stopped: %r", work.exception())
+        stopping.set()
+        await runtime.health.enter_graceful_shutdown()
+        runtime.log.info("shutting down")
+        await asyncio.wait({work, watcher}, timeout=10)
+    if work.done() and not work.cancelled() and work.exception():
+        raise SystemExit(1)
+
+
+def main(name: str, build) -> None:
+    asyncio.run(serve(name, build))

@@ -1,0 +1,136 @@
+"""Media storage by content hash: a local directory, or S3 (any endpoint: AWS, MinIO, SeaweedFS).
+
+Media is named by URI: file:///abs/path or s3://bucket/key. Workers read it through local_path(),
+which for S3 downloads once into a cache keyed by the URI.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from emopulse.runtime.settings import Settings
+
+
+class MediaNotFound(LookupError):
+    pass
+
+
+class InvalidReference(ValueError):
+    pass
+
+
+def content_name(sha256: str, filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
+    return f"{sha256[:2]}/{sha256}{suffix}"
+
+
+class MediaStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.cache_dir = self.data_dir / "cache"
+        self.tmp_dir = self.data_dir / "tmp"
+        for d in (self.cache_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._s3 = None
+
+    # ---- S3 -------------------------------------------------------------------------------
+    @property
+    def s3(self):
+        if self._s3 is None:
+            import boto3
+            self._s3 = boto3.client("s3", endpoint_url=self.settings.s3_endpoint_url or None,
+                                    region_name=self.settings.s3_region)
+        return self._s3
+
+    # ---- writing --------------------------------------------------------------------------
+    def new_upload(self) -> "Upload":
+        return Upload(self)
+
+    def put(self, path: Path, sha256: str, filename: str) -> str:
+        """Store a finished upload under its hash; returns its URI. The temp file is consumed."""
+        name = content_name(sha256, filename)
+        if self.settings.storage == "s3":
+            self.s3.upload_file(str(path), self.settings.s3_bucket, f"media/{name}")
+            path.unlink(missing_ok=True)
+            return f"s3://{self.settings.s3_bucket}/media/{name}"
+        target = self.data_dir / "media" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        return target.as_uri()
+
+    # ---- references -----------------------------------------------------------------------
+    def resolve_reference(self, ref: str) -> str:
+        """A user's media reference -> URI. Paths must stay under the media root."""
+        if ref.startswith("s3://"):
+            bucket, _, key = ref[5:].partition("/")
+            if not bucket or not key:
+                raise InvalidReference(f"{ref!r} is not s3://bucket/key")
+            try:
+                self.s3.head_object(Bucket=bucket, Key=key)
+            except Exception as exc:
+                raise MediaNotFound(f"{ref} cannot be read: {exc}") from None
+            return ref
+        if "://" in ref:
+            raise InvalidReference(f"unsupported scheme in {ref!r}: give a path under the media root or s3://bucket/key")
+        if not self.settings.media_root:
+            raise InvalidReference("this gateway has no media root (EMOPULSE_MEDIA_ROOT): upload the file instead")
+        root = Path(self.settings.media_root).resolve()
+        path = (root / ref).resolve()
+        if not path.is_relative_to(root):
+            raise InvalidReference(f"{ref!r} is outside the media root")
+        if not path.is_file():
+            raise MediaNotFound(f"{ref!r} does not exist under the media root")
+        return path.as_uri()
+
+    # ---- reading --------------------------------------------------------------------------
+    def local_path(self, uri: str) -> Path:
+        parsed = urlparse(uri)
+        if parsed.scheme == "file":
+            return Path(unquote(parsed.path))
+        if parsed.scheme == "s3":
+            target = self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()
+            if not target.exists():
+                fd, tmp = tempfile.mkstemp(dir=self.tmp_dir)
+                os.close(fd)
+                self.s3.download_file(parsed.netloc, parsed.path.lstrip("/"), tmp)
+                os.replace(tmp, target)
+            return target
+        raise InvalidReference(f"unsupported media URI {uri!r}")
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+class Upload:
+    """A file being received: written to a temp file and hashed as it arrives."""
+
+    def __init__(self, store: MediaStore):
+        self.store = store
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir)
+        self.file = os.fdopen(fd, "wb")
+        self.path = Path(name)
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.store.settings.upload_limit_bytes:
+            raise UploadTooLarge(f"upload is larger than the limit of {self.store.settings.upload_limit_bytes} bytes")
+        self.hash.update(data)
+        self.file.write(data)
+
+    def finish(self, filename: str) -> tuple[str, str]:
+        self.file.close()
+        sha = self.hash.hexdigest()
+        return self.store.put(self.path, sha, filename), sha
+
+    def discard(self) -> None:
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+

@@ -1,0 +1,250 @@
+"""The embedded stack: nats-server, tritonserver and every service as local processes on loopback.
+
+Used by `emopulse up/down/status` and by the tests. The stack records what it started (pids, ports)
+in <data_dir>/stack.json so `down` stops exactly that, and two stacks with different data dirs run
+side by side.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from emopulse.tritonserver import triton_command
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("gateway", "transcriber", "audiotext", "vision", "fusion")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def grpc_serving(address: str, timeout: float = 1.0) -> bool:
+    try:
+        with grpc.insecure_channel(address) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+    except grpc.RpcError:
+        return False
+
+
+def triton_ready(http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def tcp_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Ports:
+    nats: int
+    triton_http: int
+    triton_grpc: int
+    triton_metrics: int
+    gateway: int
+    services: dict[str, int]   # health/reflection gRPC port of each worker
+    metrics: dict[str, int]    # Prometheus port of each service
+
+    @classmethod
+    def pick(cls, gateway: int = 0) -> "Ports":
+        return cls(free_port(), free_port(), free_port(), free_port(), gateway or free_port(),
+                   {s: free_port() for s in SERVICES if s != "gateway"}, {s: free_port() for s in SERVICES})
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    ports: Ports
+    env: dict[str, str] = field(default_factory=dict)        # extra EMOPULSE_* settings for every service
+    pids: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def new(cls, data_dir: Path, gateway_port: int = 0, env: dict[str, str] | None = None) -> "Stack":
+        return cls(Path(data_dir).resolve(), Ports.pick(gateway_port), dict(env or {}))
+
+    # ---- addresses -----------------------------------------------------------------------
+    @property
+    def gateway(self) -> str:
+        return f"127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.ports.nats}"
+
+    def grpc_port(self, service: str) -> int:
+        return self.ports.gateway if service == "gateway" else self.ports.services[service]
+
+    def scrape_targets(self) -> dict[str, str]:
+        targets = {s: f"127.0.0.1:{p}" for s, p in self.ports.metrics.items()}
+        targets["triton"] = f"127.0.0.1:{self.ports.triton_metrics}"
+        return targets
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "EMOPULSE_NATS_URL": self.nats_url,
+            "EMOPULSE_TRITON_URL": f"127.0.0.1:{self.ports.triton_grpc}",
+            "EMOPULSE_GRPC_PORT": str(self.grpc_port(service)),
+            "EMOPULSE_METRICS_PORT": str(self.ports.metrics[service]),
+            "EMOPULSE_DATA_DIR": str(self.data_dir),
+            "PYTHONPATH": str(REPO_ROOT),
+        })
+        env.update(self.env)
+        return env
+
+    # ---- processes -----------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(argv, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs[name] = proc
+        self.pids[name] = proc.pid
+        self.save()
+
+    def start_nats(self) -> None:
+        config = self.data_dir / "nats.conf"
+        # Utterance events carry their audio (up to max_utterance_s of 16 kHz PCM): room above 1 MB.
+        config.write_text(f'listen: "127.0.0.1:{self.ports.nats}"\nmax_payload: 8MB\n'
+                          f'jetstream {{ store_dir: "{self.data_dir / "nats"}" }}\n')
+        self._spawn("nats", [_bin("nats-server"), "-c", str(config)], dict(os.environ))
+        self._wait("nats", lambda: tcp_open(self.ports.nats), 20)
+
+    def start_triton(self, timeout: float = 300) -> None:
+        argv, env = triton_command(REPO_ROOT / "models", self.data_dir / "triton", self.ports.triton_http,
+                                   self.ports.triton_grpc, self.ports.triton_metrics)
+        env = {**env, **{k: v for k, v in self.env.items() if k.startswith("EMOPULSE_")}}
+        self._spawn("triton", argv, env)
+        self._wait("triton", lambda: triton_ready(self.ports.triton_http), timeout)
+
+    def start_service(self, service: str, timeout: float = 60) -> None:
+        self._spawn(service, [sys.executable, "-m", f"services.{service}"], self.service_env(service))
+        self._wait(service, lambda: grpc_serving(f"127.0.0.1:{self.grpc_port(service)}"), timeout)
+
+    def start(self, progress=print) -> "Stack":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        progress("starting nats-server")
+        self.start_nats()
+        progress("starting tritonserver (loads every model)")
+        self.start_triton()
+        for service in SERVICES:
+            progress(f"starting {service}")
+            self.start_service(service)
+        return self
+
+    def _wait(self, name: str, ready, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if ready():
+                return
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode}; see {self.data_dir}/logs/{name}.log:\n"
+                                   + self.log_tail(name))
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} was not ready within {timeout:.0f}s; see {self.data_dir}/logs/{name}.log:\n"
+                           + self.log_tail(name))
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        path = self.data_dir / "logs" / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        pid = self.pids.pop(name, None)
+        proc = self.procs.pop(name, None)
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
+        if proc is not None:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(pid, signal.SIGKILL)
+                proc.wait()
+        else:
+            _wait_gone(pid, 20)
+        self.save()
+
+    def stop(self) -> None:
+        """Stop what this stack started: services first, then Triton, then NATS."""
+        for name in [*reversed(SERVICES), "triton", "nats"]:
+            self.kill(name, signal.SIGTERM)
+        (self.data_dir / "stack.json").unlink(missing_ok=True)
+
+    def status(self) -> dict[str, str]:
+        out = {}
+        for name in ["nats", "triton", *SERVICES]:
+            pid = self.pids.get(name)
+            if pid is None or not _alive(pid):
+                out[name] = "not running"
+            elif name == "nats":
+                out[name] = "ready" if tcp_open(self.ports.nats) else "starting"
+            elif name == "triton":
+                out[name] = "ready" if triton_ready(self.ports.triton_http) else "not ready"
+            else:
+                out[name] = "serving" if grpc_serving(f"127.0.0.1:{self.grpc_port(name)}") else "not serving"
+        return out
+
+    # ---- state file ----------------------------------------------------------------------
+    def save(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        doc = {"ports": asdict(self.ports), "env": self.env, "pids": self.pids}
+        (self.data_dir / "stack.json").write_text(json.dumps(doc, indent=1))
+
+    @classmethod
+    def load(cls, data_dir: Path) -> "Stack | None":
+        path = Path(data_dir) / "stack.json"
+        if not path.exists():
+            return None
+        doc = json.loads(path.read_text())
+        return cls(Path(data_dir).resolve(), Ports(**doc["ports"]), doc["env"], {k: int(v) for k, v in doc["pids"].items()})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child counts as gone
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while _alive(pid) and time.time() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)

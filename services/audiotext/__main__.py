@@ -1,0 +1,4 @@
+from emopulse.runtime.service import main
+from services.audiotext.service import build
+
+main("audiotext", build)

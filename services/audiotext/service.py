@@ -1,0 +1,79 @@
+"""Audio-text worker: per utterance, the text model (embedding + untrained default classifiers) and
+the audio embedding, each published as its own feature."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from emopulse.processing import media
+from emopulse.processing.text import TEXT_EMOTION_CLASSIFIER, TEXT_SENTIMENT_CLASSIFIER
+from emopulse.runtime import bus, metrics
+from emopulse.runtime.service import Runtime
+from emopulse.runtime.triton import strings
+from emopulse.v1 import events_pb2 as ev
+from emopulse.v1 import results_pb2 as pb
+
+TEXT_MODEL, AUDIO_MODEL = "text_classifier", "audio_embedding"
+AUDIO_CLASSIFIER = "none: embedding only, no trained speech-emotion weights exist yet"
+
+
+class AudioText:
+    models = (TEXT_MODEL, AUDIO_MODEL)
+
+    def __init__(self, runtime: Runtime):
+        self.rt = runtime
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        consumer = self.rt.consumer("UTTERANCES", "utterances.>", "audiotext", self.handle, self.give_up)
+        await consumer.run(stopping)
+
+    async def _publish(self, u: ev.Utterance, result: pb.ModalityResult) -> None:
+        modality = pb.Modality.Name(result.modality).lower()
+        feature = ev.Feature(job_id=u.job_id, index=u.index, result=result)
+        await self.rt.publish(bus.features_subject(modality, u.job_id), feature,
+                              f"feature:{modality}:{u.job_id}:{u.index}")
+
+    async def give_up(self, data: bytes, error: BaseException) -> None:
+        event = ev.UtteranceEvent.FromString(data)
+        if event.HasField("utterance"):
+            for modality in (pb.TEXT, pb.AUDIO):
+                await self._publish(event.utterance, pb.ModalityResult(
+                    modality=modality, present=False, absent_reason=f"failed: {error}"))
+
+    async def handle(self, data: bytes) -> None:
+        event = ev.UtteranceEvent.FromString(data)
+        if not event.HasField("utterance"):
+            return
+        u = event.utterance
+        job = await self.rt.jobs.get(u.job_id)
+        if job is None or job.state in bus.TERMINAL:
+            return
+        text, audio = await asyncio.gather(self.text(u), self.audio(u))
+        await asyncio.gather(self._publish(u, text), self._publish(u, audio))
+
+    async def text(self, u: ev.Utterance) -> pb.ModalityResult:
+        if not u.text.strip():
+            return pb.ModalityResult(modality=pb.TEXT, present=False, absent_reason="no words recognised")
+        started = time.perf_counter()
+        out, version = await self.rt.triton.infer(TEXT_MODEL, {"TEXT": strings([u.text])},
+                                                  ["EMBEDDING", "EMOTION", "SENTIMENT"])
+        metrics.STAGE_SECONDS.labels("text").observe(time.perf_counter() - started)
+        return pb.ModalityResult(modality=pb.TEXT, present=True, emotion=out["EMOTION"][0], sentiment=out["SENTIMENT"][0],
+                                 embedding=out["EMBEDDING"][0], model_version=version,
+                                 classifier=f"emotion: {TEXT_EMOTION_CLASSIFIER}; sentiment: {TEXT_SENTIMENT_CLASSIFIER}")
+
+    async def audio(self, u: ev.Utterance) -> pb.ModalityResult:
+        samples = media.from_pcm16(u.pcm16)
+        if samples.size == 0:
+            return pb.ModalityResult(modality=pb.AUDIO, present=False, absent_reason="no audio in the utterance span")
+        started = time.perf_counter()
+        out, version = await self.rt.triton.infer(AUDIO_MODEL, {"AUDIO": samples.astype(np.float32)}, ["EMBEDDING"])
+        metrics.STAGE_SECONDS.labels("audio").observe(time.perf_counter() - started)
+        return pb.ModalityResult(modality=pb.AUDIO, present=True, embedding=out["EMBEDDING"],
+                                 classifier=AUDIO_CLASSIFIER, model_version=version)
+
+
+def build(runtime: Runtime) -> AudioText:
+    return AudioText(runtime)

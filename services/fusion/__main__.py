@@ -1,0 +1,4 @@
+from emopulse.runtime.service import main
+from services.fusion.service import build
+
+main("fusion", build)

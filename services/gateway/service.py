@@ -1,0 +1,172 @@
+"""Gateway: the public gRPC API. Stores uploads, creates jobs, streams each job's results back."""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import AsyncIterator
+
+import grpc
+from nats.js.api import DeliverPolicy
+from prometheus_client import Counter, Gauge
+
+from emopulse.runtime import bus
+from emopulse.runtime.service import Runtime
+from emopulse.runtime.storage import InvalidReference, MediaNotFound, UploadTooLarge
+from emopulse.v1 import api_pb2, api_pb2_grpc, events_pb2
+from emopulse.v1 import results_pb2 as pb
+
+RPCS = Counter("emopulse_gateway_rpcs_total", "API calls by method and status code", ["method", "code"])
+SUBSCRIPTIONS = Gauge("emopulse_gateway_active_subscriptions", "Open Subscribe streams")
+UPLOAD_BYTES = Counter("emopulse_gateway_upload_bytes_total", "Bytes received by Upload")
+JOBS_CREATED = Counter("emopulse_gateway_jobs_created_total", "Jobs accepted")
+
+
+class ApiError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _api(method):
+    """Map domain errors to gRPC status codes in one place; count every call by code."""
+    name = method.__name__
+
+    async def unary(self, request, context):
+        try:
+            response = await method(self, request, context)
+            RPCS.labels(name, "OK").inc()
+            return response
+        except ApiError as exc:
+            RPCS.labels(name, exc.code.name).inc()
+            await context.abort(exc.code, str(exc))
+        except (InvalidReference, MediaNotFound, UploadTooLarge) as exc:
+            code = {InvalidReference: grpc.StatusCode.INVALID_ARGUMENT, MediaNotFound: grpc.StatusCode.NOT_FOUND,
+                    UploadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED}[type(exc)]
+            RPCS.labels(name, code.name).inc()
+            await context.abort(code, str(exc))
+
+    unary.__name__ = name
+    return unary
+
+
+class Gateway(api_pb2_grpc.EmoPulseServicer):
+    models = ()  # the gateway calls no model
+
+    def __init__(self, runtime: Runtime):
+        self.rt = runtime
+        api_pb2_grpc.add_EmoPulseServicer_to_server(self, runtime.server)
+        runtime.service_names.append(api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await stopping.wait()
+
+    async def _create_job(self, media_uri: str, filename: str, sha256: str, language: str) -> pb.Job:
+        now = time.time()
+        job = pb.Job(id=uuid.uuid4().hex, state=pb.QUEUED, media_uri=media_uri, filename=filename,
+                     sha256=sha256, language=language or self.rt.settings.language, created_at=now, updated_at=now)
+        await self.rt.jobs.create(job)
+        await self.rt.publish(bus.jobs_subject(), events_pb2.JobCreated(job=job), f"job:{job.id}")
+        JOBS_CREATED.inc()
+        self.rt.log.info("job queued", extra={"job_id": job.id})
+        return job
+
+    async def _job(self, job_id: str) -> pb.Job:
+        job = await self.rt.jobs.get(job_id)
+        if job is None:
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no job with id {job_id!r}")
+        return job
+
+    @_api
+    async def Analyze(self, request, context):
+        if not request.media:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "media is required: a path under the media root or s3://bucket/key")
+        uri = await asyncio.to_thread(self.rt.store.resolve_reference, request.media)
+        return await self._create_job(uri, request.media.rsplit("/", 1)[-1], "", request.language)
+
+    @_api
+    async def Upload(self, request_iterator, context):
+        upload = self.rt.store.new_upload()
+        info = None
+        try:
+            async for chunk in request_iterator:
+                if chunk.HasField("info"):
+                    if info is not None:
+                        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "only the first message may carry info")
+                    info = chunk.info
+                    continue
+                if info is None:
+                    raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the first message must carry info (filename, content type)")
+                await asyncio.to_thread(upload.write, chunk.data)
+                UPLOAD_BYTES.inc(len(chunk.data))
+            if info is None:
+                raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the upload was empty: no info, no data")
+            if upload.size == 0:
+                raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{info.filename or 'the file'} is empty (0 bytes)")
+            uri, sha = await asyncio.to_thread(upload.finish, info.filename)
+        except BaseException:
+            upload.discard()
+            raise
+        return await self._create_job(uri, info.filename, sha, info.language)
+
+    @_api
+    async def GetJob(self, request, context):
+        return await self._job(request.job_id)
+
+    @_api
+    async def ListJobs(self, request, context):
+        jobs = await self.rt.jobs.list()
+        return api_pb2.ListJobsResponse(jobs=jobs[: request.limit] if request.limit > 0 else jobs)
+
+    @_api
+    async def CancelJob(self, request, context):
+        job = await self._job(request.job_id)
+        if job.state in bus.TERMINAL:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.id} has already ended ({pb.JobState.Name(job.state)})")
+        return await self.rt.jobs.end(job.id, pb.CANCELLED, "cancelled by a user")
+
+    async def Subscribe(self, request, context) -> AsyncIterator[pb.JobEvent]:
+        job = await self.rt.jobs.get(request.job_id)
+        if job is None:
+            RPCS.labels("Subscribe", "NOT_FOUND").inc()
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job with id {request.job_id!r}")
+        SUBSCRIPTIONS.inc()
+        try:
+            async for event in self._replay(job.id):
+                yield event
+            RPCS.labels("Subscribe", "OK").inc()
+        finally:
+            SUBSCRIPTIONS.dec()
+
+    async def _replay(self, job_id: str) -> AsyncIterator[pb.JobEvent]:
+        """Every event of the job from the stream's start, results in utterance order, each once.
+
+        Fusion may finish utterance 3 before 2; results wait here until their predecessors came.
+        """
+        sub = await self.rt.js.subscribe(bus.results_subject(job_id), ordered_consumer=True,
+                                         deliver_policy=DeliverPolicy.ALL)
+        next_index, waiting = 0, {}
+        try:
+            async for msg in sub.messages:
+                event = pb.JobEvent.FromString(msg.data)
+                kind = event.WhichOneof("event")
+                if kind == "result":
+                    index = event.result.index
+                    if index >= next_index:
+                        waiting[index] = event
+                    while next_index in waiting:
+                        yield waiting.pop(next_index)
+                        next_index += 1
+                elif kind == "progress":
+                    yield event
+                else:  # summary or ended: the last event of a job
+                    for index in sorted(waiting):
+                        yield waiting.pop(index)
+                    yield event
+                    return
+        finally:
+            await sub.unsubscribe()
+
+
+def build(runtime: Runtime) -> Gateway:
+    return Gateway(runtime)

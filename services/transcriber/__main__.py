@@ -1,0 +1,4 @@
+from emopulse.runtime.service import main
+from services.transcriber.service import build
+
+main("transcriber", build)

@@ -1,0 +1,4 @@
+from emopulse.runtime.service import main
+from services.vision.service import build
+
+main("vision", build)

