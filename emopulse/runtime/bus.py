@@ -196,6 +196,9 @@ class Consumer:
                 task.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.wait(tasks, timeout=self.ack_wait_s)
+        # Leave the inbox before the connection drains (the durable consumer stays on the server).
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
     async def _handle(self, msg: Msg, slots: asyncio.Semaphore) -> None:
         delivered = msg.metadata.num_delivered

@@ -68,6 +68,14 @@ async def _watch_health(runtime: Runtime, models: tuple[str, ...], stopping: asy
             await asyncio.wait_for(stopping.wait(), 2.0)
 
 
+async def _bounded(runtime: Runtime, what: str, closing, timeout: float = 5.0) -> None:
+    """Shutdown steps get a time limit: a stuck close must not keep the process from exiting."""
+    try:
+        await asyncio.wait_for(closing, timeout)
+    except Exception as exc:
+        runtime.log.warning("%s did not finish cleanly: %r", what, exc)
+
+
 async def serve(name: str, build, settings: Settings | None = None) -> None:
     """Run one service until SIGTERM/SIGINT. `build(runtime) -> Service`."""
     settings = settings or Settings.from_env()
@@ -81,7 +89,7 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
 
     async with AsyncExitStack() as stack:
         runtime.nc = await bus.connect(settings.nats_url, name)
-        stack.push_async_callback(runtime.nc.drain)
+        stack.push_async_callback(_bounded, runtime, "nats drain", runtime.nc.drain())
         runtime.js = runtime.nc.jetstream()
         await bus.ensure_streams(runtime.js)
         runtime.jobs = bus.JobStore(runtime.js, name)
@@ -89,12 +97,12 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
         if service.models:
             settings.require("triton_url")
             runtime.triton = Triton(settings.triton_url, settings.triton_timeout_s)
-            stack.push_async_callback(runtime.triton.close)
+            stack.push_async_callback(_bounded, runtime, "triton close", runtime.triton.close())
         metrics.serve(settings.metrics_port)
         reflection.enable_server_reflection(runtime.service_names, runtime.server)
         port = runtime.server.add_insecure_port(f"0.0.0.0:{settings.grpc_port}")
         await runtime.server.start()
-        stack.push_async_callback(runtime.server.stop, 5)
+        stack.push_async_callback(_bounded, runtime, "gRPC stop", runtime.server.stop(3))
         watcher = asyncio.create_task(_watch_health(runtime, service.models, stopping))
         runtime.log.info("started: gRPC on port %d", port)
         work = asyncio.create_task(service.run(stopping))
@@ -106,6 +114,7 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
         await runtime.health.enter_graceful_shutdown()
         runtime.log.info("shutting down")
         await asyncio.wait({work, watcher}, timeout=10)
+        runtime.log.info("work stopped (%s); closing connections", "done" if work.done() else "still running")
     if work.done() and not work.cancelled() and work.exception():
         raise SystemExit(1)
 

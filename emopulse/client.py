@@ -1,0 +1,138 @@
+"""Python SDK: `Client` (blocking) and `AsyncClient` (asyncio) for the EmoPulse gateway.
+
+    from emopulse import Client
+    with Client("127.0.0.1:50051") as client:
+        job = client.upload("talk.mp4")
+        for event in client.subscribe(job.id):
+            if event.HasField("result"):
+                print(event.result.text, event.result.emotion)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import grpc
+
+from emopulse.v1 import api_pb2, api_pb2_grpc
+from emopulse.v1 import results_pb2 as pb
+
+CHUNK_BYTES = 256 * 1024
+# Retry calls that never reached a server (UNAVAILABLE) with backoff; gRPC does it transparently.
+SERVICE_CONFIG = json.dumps({"methodConfig": [{
+    "name": [{"service": "emopulse.v1.EmoPulse"}],
+    "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "2s",
+                    "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
+}]})
+OPTIONS = [("grpc.service_config", SERVICE_CONFIG), ("grpc.enable_retries", 1),
+           ("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+
+
+def _chunks(data: bytes | Path | str, filename: str | None, language: str, progress=None) -> Iterator[api_pb2.UploadChunk]:
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        filename = filename or path.name
+        total = path.stat().st_size
+        yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename, language=language))
+        sent = 0
+        with open(path, "rb") as f:
+            while block := f.read(CHUNK_BYTES):
+                sent += len(block)
+                if progress:
+                    progress(sent, total)
+                yield api_pb2.UploadChunk(data=block)
+        return
+    yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename or "upload", language=language))
+    for start in range(0, len(data), CHUNK_BYTES):
+        if progress:
+            progress(min(start + CHUNK_BYTES, len(data)), len(data))
+        yield api_pb2.UploadChunk(data=data[start: start + CHUNK_BYTES])
+
+
+class Client:
+    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0):
+        self.timeout = timeout
+        self.channel = grpc.insecure_channel(address, options=OPTIONS)
+        self.stub = api_pb2_grpc.EmoPulseStub(self.channel)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def upload(self, data: bytes | Path | str, filename: str | None = None, language: str = "",
+               progress=None, timeout: float | None = None) -> pb.Job:
+        """Upload a file (path) or bytes and start a job."""
+        return self.stub.Upload(_chunks(data, filename, language, progress), timeout=timeout or self.timeout * 10)
+
+    def analyze(self, media: str | Path | bytes, language: str = "") -> pb.Job:
+        """A reference the stack can read (path under its media root, s3://bucket/key) or a local
+        file/bytes, which is uploaded."""
+        if isinstance(media, str) and (media.startswith("s3://") or not Path(media).exists()):
+            return self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
+        return self.upload(media, language=language)
+
+    def subscribe(self, job_id: str, timeout: float | None = None) -> Iterator[pb.JobEvent]:
+        """Every event of the job from its start; ends after the summary or the job's end."""
+        return self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=timeout)
+
+    def results(self, job_id: str, timeout: float | None = None) -> tuple[list[pb.UtteranceResult], pb.JobEvent]:
+        """Wait for a job: (utterance results in order, its last event)."""
+        results, last = [], None
+        for event in self.subscribe(job_id, timeout):
+            if event.HasField("result"):
+                results.append(event.result)
+            elif not event.HasField("progress"):
+                last = event
+        return results, last
+
+    def get_job(self, job_id: str) -> pb.Job:
+        return self.stub.GetJob(api_pb2.GetJobRequest(job_id=job_id), timeout=self.timeout)
+
+    def list_jobs(self, limit: int = 0) -> list[pb.Job]:
+        return list(self.stub.ListJobs(api_pb2.ListJobsRequest(limit=limit), timeout=self.timeout).jobs)
+
+    def cancel(self, job_id: str) -> pb.Job:
+        return self.stub.CancelJob(api_pb2.CancelJobRequest(job_id=job_id), timeout=self.timeout)
+
+
+class AsyncClient:
+    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0):
+        self.timeout = timeout
+        self.channel = grpc.aio.insecure_channel(address, options=OPTIONS)
+        self.stub = api_pb2_grpc.EmoPulseStub(self.channel)
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def upload(self, data: bytes | Path | str, filename: str | None = None, language: str = "") -> pb.Job:
+        return await self.stub.Upload(_chunks(data, filename, language), timeout=self.timeout * 10)
+
+    async def analyze(self, media: str | Path | bytes, language: str = "") -> pb.Job:
+        if isinstance(media, str) and (media.startswith("s3://") or not Path(media).exists()):
+            return await self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
+        return await self.upload(media, language=language)
+
+    async def subscribe(self, job_id: str, timeout: float | None = None) -> AsyncIterator[pb.JobEvent]:
+        async for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=timeout):
+            yield event
+
+    async def get_job(self, job_id: str) -> pb.Job:
+        return await self.stub.GetJob(api_pb2.GetJobRequest(job_id=job_id), timeout=self.timeout)
+
+    async def list_jobs(self, limit: int = 0) -> list[pb.Job]:
+        return list((await self.stub.ListJobs(api_pb2.ListJobsRequest(limit=limit), timeout=self.timeout)).jobs)
+
+    async def cancel(self, job_id: str) -> pb.Job:
+        return await self.stub.CancelJob(api_pb2.CancelJobRequest(job_id=job_id), timeout=self.timeout)

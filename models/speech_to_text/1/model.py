@@ -1,0 +1,104 @@
+"""Triton Python model: Whisper speech-to-text with word timestamps (faster-whisper, CPU int8).
+
+AUDIO float32 [-1] (16 kHz mono speech region), optional LANGUAGE ("" = detect) ->
+SEGMENTS: one JSON document {"language", "language_probability", "segments": [{"start", "end",
+"text", "words": [{"word", "start", "end", "probability"}]}]}.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+# tritonserver's Python stub runs an isolated interpreter that ignores PYTHONPATH: add its entries
+# and the repo root (models/<name>/1/model.py -> three levels up) to sys.path ourselves.
+for _p in [*os.environ.get("PYTHONPATH", "").split(os.pathsep), str(Path(__file__).resolve().parents[3])]:
+    if _p and _p not in sys.path:
+        sys.path.append(_p)
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from emopulse.labels import SAMPLE_RATE
+from emopulse.weights import sha256_file, whisper_model_dir
+
+MIN_SAMPLES = SAMPLE_RATE // 10  # under 100 ms: nothing to transcribe
+
+
+def _language(request):
+    tensor = pb_utils.get_input_tensor_by_name(request, "LANGUAGE")
+    if tensor is None:
+        return None
+    values = tensor.as_numpy().reshape(-1)
+    if values.size == 0:
+        return None
+    value = values[0]
+    value = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return value.strip() or None
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        from faster_whisper import WhisperModel
+
+        self.logger = pb_utils.Logger
+        name = os.environ.get("EMOPULSE_WHISPER_MODEL", "base")
+        model_dir = whisper_model_dir(name)
+        threads = int(os.environ.get("EMOPULSE_WHISPER_THREADS") or 2)
+        # Greedy decoding (beam 1) by default: on 2 CPU cores beam 5 costs ~2x for little gain on
+        # short utterances.
+        self.beam_size = int(os.environ.get("EMOPULSE_WHISPER_BEAM") or 1)
+        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
+                                  cpu_threads=threads)
+        self.multilingual = self.model.model.is_multilingual
+        sha = sha256_file(model_dir / "model.bin")
+        self.logger.log_info(
+            f"speech_to_text: loaded Whisper {name!r} from {model_dir} (model.bin sha256 {sha}), "
+            f"int8, {threads} threads, beam {self.beam_size}"
+        )
+
+    def _transcribe(self, audio, language):
+        if audio.size < MIN_SAMPLES or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
+            return {"language": language or "", "language_probability": 0.0, "segments": []}
+        if not self.multilingual:
+            language = "en"
+        segments, info = self.model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.beam_size,
+            word_timestamps=True,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
+        out = []
+        for seg in segments:
+            out.append({
+                "start": round(float(seg.start), 3),
+                "end": round(float(seg.end), 3),
+                "text": seg.text.strip(),
+                "words": [
+                    {"word": w.word, "start": round(float(w.start), 3),
+                     "end": round(float(w.end), 3), "probability": round(float(w.probability), 4)}
+                    for w in (seg.words or [])
+                ],
+            })
+        return {"language": info.language, "language_probability": float(info.language_probability),
+                "segments": out}
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            try:
+                audio = pb_utils.get_input_tensor_by_name(request, "AUDIO").as_numpy()
+                audio = np.ascontiguousarray(audio.reshape(-1), dtype=np.float32)
+                doc = self._transcribe(audio, _language(request))
+                data = np.array([json.dumps(doc, ensure_ascii=False).encode("utf-8")], dtype=np.object_)
+                responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("SEGMENTS", data)]))
+            except Exception as exc:  # one bad request must not take the model down
+                responses.append(pb_utils.InferenceResponse(
+                    error=pb_utils.TritonError(f"speech_to_text: {type(exc).__name__}: {exc}")))
+        return responses
+
+    def finalize(self):
+        self.model = None

@@ -1,0 +1,70 @@
+"""The whole stack as real processes (nats-server, tritonserver, services) for the tests, once per
+session, always torn down. Settings are shortened so faults and deadlines show quickly."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from emopulse.client import Client
+from emopulse.stack import Stack, free_port, tcp_open
+
+UPLOAD_LIMIT = 4 * 1024 * 1024
+FUSION_DEADLINE_S = 25
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 endpoint (moto_server) on loopback, with a bucket."""
+    import boto3
+    port = free_port()
+    binary = shutil.which("moto_server") or str(Path(os.sys.executable).parent / "moto_server")
+    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while not tcp_open(port):
+            assert proc.poll() is None and time.time() < deadline, "moto_server did not start"
+            time.sleep(0.1)
+        endpoint = f"http://127.0.0.1:{port}"
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="media")
+        yield endpoint
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("media-root")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, s3_server, media_root):
+    env = {
+        "EMOPULSE_ACK_WAIT_S": "4",
+        "EMOPULSE_FUSION_DEADLINE_S": str(FUSION_DEADLINE_S),
+        "EMOPULSE_UPLOAD_LIMIT_BYTES": str(UPLOAD_LIMIT),
+        "EMOPULSE_MEDIA_ROOT": str(media_root),
+        "EMOPULSE_S3_ENDPOINT_URL": s3_server,
+        "EMOPULSE_WHISPER_MODEL": "base",
+    }
+    st = Stack.new(tmp_path_factory.mktemp("stack"), env=env)
+    try:
+        st.start(progress=lambda msg: None)
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture(scope="session")
+def client(stack):
+    with Client(stack.gateway, timeout=30) as c:
+        yield c
