@@ -71,11 +71,14 @@ class Client:
         return self.stub.Upload(_chunks(data, filename, language, progress), timeout=timeout or self.timeout * 10)
 
     def analyze(self, media: str | Path | bytes, language: str = "") -> pb.Job:
-        """A reference the stack can read (path under its media root, s3://bucket/key) or a local
-        file/bytes, which is uploaded."""
+        """Bytes or a local file are uploaded; any other string is a reference the gateway reads."""
         if isinstance(media, str) and (media.startswith("s3://") or not Path(media).exists()):
-            return self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
+            return self.analyze_reference(media, language)
         return self.upload(media, language=language)
+
+    def analyze_reference(self, media: str, language: str = "") -> pb.Job:
+        """A path under the gateway's media root, or s3://bucket/key."""
+        return self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
 
     def subscribe(self, job_id: str, timeout: float | None = None) -> Iterator[pb.JobEvent]:
         """Every event of the job from its start; ends after the summary or the job's end."""
@@ -121,8 +124,11 @@ class AsyncClient:
 
     async def analyze(self, media: str | Path | bytes, language: str = "") -> pb.Job:
         if isinstance(media, str) and (media.startswith("s3://") or not Path(media).exists()):
-            return await self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
+            return await self.analyze_reference(media, language)
         return await self.upload(media, language=language)
+
+    async def analyze_reference(self, media: str, language: str = "") -> pb.Job:
+        return await self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
 
     async def subscribe(self, job_id: str, timeout: float | None = None) -> AsyncIterator[pb.JobEvent]:
         async for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=timeout):

@@ -105,7 +105,8 @@ class Fusion:
             return
         have = set(keys)
         for key in keys:
-            job, index, part = key.split(".")
+            job, _, rest = key.partition(".")
+            index, _, part = rest.partition(".")
             if part == "utterance" and f"{job}.{index}.result" not in have:
                 self.deadlines[(job, int(index))] = time.time() + self.rt.settings.fusion_deadline_s
 

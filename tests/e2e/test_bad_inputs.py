@@ -47,12 +47,12 @@ def test_upload_over_the_limit_is_resource_exhausted(client):
 
 @pytest.mark.parametrize("ref", ["../outside.mp4", "/etc/passwd", "http://example.invalid/a.mp4", "s3://"])
 def test_reference_outside_the_media_root_is_invalid_argument(client, ref):
-    error = rpc_error(lambda: client.analyze(ref))
+    error = rpc_error(lambda: client.analyze_reference(ref))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_missing_file_under_the_root_is_not_found(client):
-    assert rpc_error(lambda: client.analyze("nope/missing.mp4")).code() == grpc.StatusCode.NOT_FOUND
+    assert rpc_error(lambda: client.analyze_reference("nope/missing.mp4")).code() == grpc.StatusCode.NOT_FOUND
 
 
 @pytest.mark.parametrize("call", ["get_job", "cancel", "subscribe"])

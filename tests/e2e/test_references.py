@@ -19,7 +19,7 @@ def test_path_under_the_media_root(client, media_root, talking_clip):
     target = media_root / "clips" / "talk.mp4"
     target.parent.mkdir(exist_ok=True)
     shutil.copy(talking_clip[0], target)
-    job = client.analyze("clips/talk.mp4")
+    job = client.analyze_reference("clips/talk.mp4")
     assert job.media_uri == target.resolve().as_uri()
     assert len(sentences_of(client, job)) == 3
 
@@ -27,6 +27,6 @@ def test_path_under_the_media_root(client, media_root, talking_clip):
 def test_s3_reference(client, s3_server, talking_clip):
     s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     s3.upload_file(str(talking_clip[0]), "media", "in/talk.mp4")
-    job = client.analyze("s3://media/in/talk.mp4")
+    job = client.analyze_reference("s3://media/in/talk.mp4")
     assert job.media_uri == "s3://media/in/talk.mp4"
     assert len(sentences_of(client, job)) == 3

@@ -1,0 +1,214 @@
+"""`emopulse` command line: run the embedded stack and analyse videos with it."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+
+from emopulse.client import Client
+from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from emopulse.v1 import results_pb2 as pb
+
+
+class UserError(Exception):
+    """A problem the user can fix: printed as one sentence, exit code 2."""
+
+
+def data_dir(args) -> Path:
+    return Path(args.data_dir or os.environ.get("EMOPULSE_DATA_DIR") or Path.home() / ".local/share/emopulse")
+
+
+def running_stack(args):
+    from emopulse.stack import Stack
+    stack = Stack.load(data_dir(args))
+    return stack if stack and stack.status().get("gateway") == "serving" else None
+
+
+def cmd_up(args) -> int:
+    from emopulse import weights
+    from emopulse.stack import Stack
+    if running_stack(args):
+        raise UserError(f"a stack is already running from {data_dir(args)}: `emopulse down` first, or use another --data-dir")
+    weights.prepare_whisper_base(progress=lambda msg: print(msg, file=sys.stderr))
+    stack = Stack.new(data_dir(args), gateway_port=args.port)
+    try:
+        stack.start(progress=lambda msg: print(f"… {msg}", file=sys.stderr))
+    except RuntimeError as exc:
+        stack.stop()
+        raise UserError(f"the stack did not start: {exc}") from None
+    print(f"EmoPulse is up: gateway {stack.gateway} (logs in {stack.data_dir / 'logs'}, metrics:"
+          f" {', '.join(f'{k}={v}' for k, v in stack.scrape_targets().items())})")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from emopulse.stack import Stack
+    stack = Stack.load(data_dir(args))
+    if stack is None:
+        print(f"no stack recorded in {data_dir(args)}")
+        return 0
+    stack.stop()
+    print("stopped")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from emopulse.stack import Stack
+    stack = Stack.load(data_dir(args))
+    if stack is None:
+        print(f"no stack recorded in {data_dir(args)}")
+        return 1
+    states = stack.status()
+    for name, state in states.items():
+        print(f"{name:12s} {state}")
+    print(f"gateway      {stack.gateway}")
+    return 0 if all(s in ("ready", "serving") for s in states.values()) else 1
+
+
+def format_result(r: pb.UtteranceResult) -> str:
+    emotion = max(range(len(EMOTIONS)), key=lambda i: r.emotion[i])
+    sentiment = max(range(len(SENTIMENTS)), key=lambda i: r.sentiment[i])
+    used = [m for m, entry in zip(MODALITIES, r.modalities) if entry.present]
+    late = f"; timed out: {', '.join(r.timed_out)}" if r.timed_out else ""
+    return (f"[{r.start_s:7.2f}s – {r.end_s:7.2f}s] {EMOTIONS[emotion]:8s} {r.emotion[emotion]:.2f}  "
+            f"{SENTIMENTS[sentiment]:8s} {r.sentiment[sentiment]:.2f}  ({'+'.join(used)}{late})  {r.text}")
+
+
+def format_summary(s: pb.Summary) -> str:
+    def dist(d):
+        return ", ".join(f"{k} {v:.0%}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if v > 0)
+    lines = [f"{s.utterance_count} utterances in {s.duration_s:.1f}s" + (f" ({s.note})" if s.note else "")]
+    if s.utterance_count:
+        lines += [f"emotions:   {dist(s.emotion_distribution)}", f"sentiment:  {dist(s.sentiment_distribution)}"]
+    return "\n".join(lines)
+
+
+def follow(client: Client, job_id: str, as_json: bool) -> int:
+    code = 0
+    for event in client.subscribe(job_id):
+        kind = event.WhichOneof("event")
+        if as_json:
+            print(json.dumps({"event": kind, **MessageToDict(getattr(event, kind))}), flush=True)
+        elif kind == "result":
+            print(format_result(event.result), flush=True)
+        elif kind == "summary":
+            print(format_summary(event.summary))
+        elif kind == "ended":
+            print(f"job {pb.JobState.Name(event.ended.state)}: {event.ended.reason}", file=sys.stderr)
+        if kind == "ended":
+            code = 1
+    return code
+
+
+def gateway_for(args) -> tuple[str, object]:
+    """The gateway to use, and a stack this command started (to stop afterwards)."""
+    if args.gateway:
+        return args.gateway, None
+    stack = running_stack(args)
+    if stack:
+        return stack.gateway, None
+    if not getattr(args, "up", False):
+        raise UserError("no EmoPulse stack is running: start one with `emopulse up`, pass --up, or give --gateway HOST:PORT")
+    cmd_up(args)
+    stack = running_stack(args)
+    return stack.gateway, stack
+
+
+def cmd_analyze(args) -> int:
+    path = Path(args.video)
+    if not path.is_file():
+        raise UserError(f"{args.video}: no such file")
+    address, started = gateway_for(args)
+    try:
+        with Client(address) as client:
+            def progress(sent, total):
+                if not args.json and sys.stderr.isatty():
+                    print(f"\ruploading {path.name}: {sent / max(total, 1):4.0%}", end="", file=sys.stderr, flush=True)
+            job = client.upload(path, language=args.language, progress=progress)
+            if not args.json:
+                print(f"\njob {job.id}", file=sys.stderr)
+            return follow(client, job.id, args.json)
+    finally:
+        if started:
+            started.stop()
+
+
+def with_client(args, action) -> int:
+    address, _ = gateway_for(args)
+    with Client(address) as client:
+        return action(client)
+
+
+def cmd_jobs(args) -> int:
+    def show(client):
+        for job in client.list_jobs():
+            print(f"{job.id}  {pb.JobState.Name(job.state):9s}  {job.utterances_total:3d} utt  {job.filename}  {job.reason}")
+        return 0
+    return with_client(args, show)
+
+
+def cmd_watch(args) -> int:
+    return with_client(args, lambda client: follow(client, args.job_id, args.json))
+
+
+def cmd_cancel(args) -> int:
+    def cancel(client):
+        job = client.cancel(args.job_id)
+        print(f"job {job.id} {pb.JobState.Name(job.state)}")
+        return 0
+    return with_client(args, cancel)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="emopulse", description="Per-utterance emotion and sentiment from video.")
+    p.add_argument("--data-dir", help="embedded stack's data dir (default $EMOPULSE_DATA_DIR or ~/.local/share/emopulse)")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the embedded stack in the background")
+    up.add_argument("--port", type=int, default=int(os.environ.get("EMOPULSE_GRPC_PORT", 50051)), help="gateway port")
+    up.set_defaults(run=cmd_up)
+    sub.add_parser("down", help="stop the embedded stack").set_defaults(run=cmd_down)
+    sub.add_parser("status", help="health of each component").set_defaults(run=cmd_status)
+    analyze = sub.add_parser("analyze", help="upload a video and print each utterance as it is analysed")
+    analyze.add_argument("video")
+    analyze.add_argument("--language", default="", help="spoken language (ISO code); default: detect")
+    analyze.add_argument("--up", action="store_true", help="start the embedded stack for this run if none is running")
+    analyze.add_argument("--port", type=int, default=50051, help=argparse.SUPPRESS)
+    analyze.set_defaults(run=cmd_analyze)
+    sub.add_parser("jobs", help="list jobs").set_defaults(run=cmd_jobs)
+    watch = sub.add_parser("watch", help="print a job's results from the start")
+    watch.add_argument("job_id")
+    watch.set_defaults(run=cmd_watch)
+    cancel = sub.add_parser("cancel", help="cancel a job")
+    cancel.add_argument("job_id")
+    cancel.set_defaults(run=cmd_cancel)
+    for command in (analyze, sub.choices["jobs"], watch, cancel):
+        command.add_argument("--gateway", help="HOST:PORT of a running gateway")
+    for command in (analyze, watch):
+        command.add_argument("--json", action="store_true", help="one JSON object per line")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as exc:
+        print(f"emopulse: {exc}", file=sys.stderr)
+        return 2
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAVAILABLE:
+            print("emopulse: the gateway is unreachable: is the stack running (`emopulse status`)?", file=sys.stderr)
+        else:
+            print(f"emopulse: {exc.details()} ({exc.code().name})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
