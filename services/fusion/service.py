@@ -148,8 +148,13 @@ class Fusion:
 
     async def _fuse(self, job_id: str, index: int, force: bool) -> None:
         prefix = f"{job_id}.{index}"
-        if index in self.fused[job_id] or await self._get(f"{prefix}.result"):
+        if index in self.fused[job_id]:
             self.deadlines.pop((job_id, index), None)
+            return
+        if await self._get(f"{prefix}.result"):  # fused before this process started
+            self.deadlines.pop((job_id, index), None)
+            self.fused[job_id].add(index)
+            await self.check_complete(job_id)
             return
         raw = dict(zip(PARTS, await asyncio.gather(*(self._get(f"{prefix}.{p}") for p in PARTS))))
         if raw["utterance"] is None:
@@ -209,14 +214,17 @@ class Fusion:
         results = [pb.UtteranceResult.FromString(await self._get(f"{job_id}.{i}.result"))
                    for i in range(done.utterance_count)]
         job = await self.rt.jobs.get(job_id)
-        if job is None or job.state in bus.TERMINAL:
+        if job is None or job.state in (pb.FAILED, pb.CANCELLED):
             return
-        summary = summarise(results, done.duration_s, done.language, done.note)
-        await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, summary=summary), f"summary:{job_id}")
 
         def succeed(j: pb.Job) -> None:
             j.state, j.utterances_fused, j.utterances_total = pb.SUCCEEDED, len(results), done.utterance_count
+        # The record first, then the summary that ends every stream: a client that saw the summary
+        # finds the job SUCCEEDED. A crash in between is mended by the redelivered message, which
+        # publishes the summary again (JetStream drops it if it was already there).
         await self.rt.jobs.update(job_id, succeed)
+        summary = summarise(results, done.duration_s, done.language, done.note)
+        await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, summary=summary), f"summary:{job_id}")
         self.fused.pop(job_id, None)
         self.rt.log.info("job succeeded: %d utterances", len(results), extra={"job_id": job_id})
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import re
 import time
+import urllib.request
 
 import pytest
 
@@ -48,6 +50,13 @@ def test_killed_worker_restarts_and_job_completes_exactly_once(client, stack, lo
     assert replay == list(range(expected))
     time.sleep(0.5)
     assert stack.status()[victim] == "serving"
+    # The restarted process did part of this job (the only one running): the kill was mid-job.
+    assert consumed(stack, victim) > 0
+
+
+def consumed(stack, service) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics[service]}/metrics", timeout=5).read().decode()
+    return sum(float(v) for v in re.findall(r'^emopulse_events_consumed_total\{[^}]*\} (\S+)$', text, re.M))
 
 
 def test_stalled_vision_is_fused_without_after_the_deadline(client, stack, talking_clip):
