@@ -88,10 +88,14 @@ def format_summary(s: pb.Summary) -> str:
     return "\n".join(lines)
 
 
-def follow(client: Client, job_id: str, as_json: bool) -> int:
-    code = 0
+def follow(client: Client, job_id: str, as_json: bool, report: str | None = None) -> int:
+    code, results, summary = 0, [], None
     for event in client.subscribe(job_id):
         kind = event.WhichOneof("event")
+        if kind == "result":
+            results.append(event.result)
+        elif kind == "summary":
+            summary = event.summary
         if as_json:
             print(json.dumps({"event": kind, **MessageToDict(getattr(event, kind))}), flush=True)
         elif kind == "result":
@@ -102,6 +106,10 @@ def follow(client: Client, job_id: str, as_json: bool) -> int:
             print(f"job {pb.JobState.Name(event.ended.state)}: {event.ended.reason}", file=sys.stderr)
         if kind == "ended":
             code = 1
+    if report:
+        from emopulse.report import render
+        Path(report).write_text(render(client.get_job(job_id), results, summary))
+        print(f"report written to {report}", file=sys.stderr)
     return code
 
 
@@ -132,7 +140,7 @@ def cmd_analyze(args) -> int:
             job = client.upload(path, language=args.language, progress=progress)
             if not args.json:
                 print(f"\njob {job.id}", file=sys.stderr)
-            return follow(client, job.id, args.json)
+            return follow(client, job.id, args.json, args.report)
     finally:
         if started:
             started.stop()
@@ -153,7 +161,7 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    return with_client(args, lambda client: follow(client, args.job_id, args.json))
+    return with_client(args, lambda client: follow(client, args.job_id, args.json, args.report))
 
 
 def cmd_cancel(args) -> int:
@@ -190,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--gateway", help="HOST:PORT of a running gateway")
     for command in (analyze, watch):
         command.add_argument("--json", action="store_true", help="one JSON object per line")
+        command.add_argument("--report", metavar="OUT.html", help="also write a self-contained HTML report")
     return p
 
 

@@ -118,9 +118,12 @@ class JobStore:
             job.updated_at = time.time()
             try:
                 await kv.update(job_id, job.SerializeToString(), last=entry.revision)
-                return job
             except KeyWrongLastSequenceError:
                 continue
+            if job.state in TERMINAL:
+                metrics.JOBS_FINISHED.labels(pb.JobState.Name(job.state)).inc()
+                metrics.JOB_SECONDS.observe(max(0.0, job.updated_at - job.created_at))
+            return job
 
     async def end(self, job_id: str, state: int, reason: str = "") -> pb.Job | None:
         """Move a job to a terminal state; FAILED/CANCELLED also end its result stream."""

@@ -11,6 +11,9 @@ REDELIVERIES = Counter("emopulse_redeliveries_total", "Bus messages received mor
 FAILURES = Counter("emopulse_failures_total", "Messages that failed, by reason", ["service", "reason"])
 IN_FLIGHT = Gauge("emopulse_in_flight", "Messages being handled now", ["service"])
 STAGE_SECONDS = Histogram("emopulse_stage_seconds", "Time spent in one stage", ["stage"], buckets=LATENCY_BUCKETS)
+JOBS_FINISHED = Counter("emopulse_jobs_finished_total", "Jobs that reached a final state", ["state"])
+JOB_SECONDS = Histogram("emopulse_job_duration_seconds", "From job creation to its final state",
+                        buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
 MODEL_SECONDS = Histogram("emopulse_model_request_seconds", "Triton request latency seen by the client",
                           ["model"], buckets=LATENCY_BUCKETS)
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 import numpy as np
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import KeyNotFoundError, NoKeysError
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
 from emopulse.processing.audio_features import AUDIO_EMBEDDING_DIM
@@ -32,6 +32,8 @@ FUSED = Counter("emopulse_fusion_utterances_fused_total", "Utterances fused")
 ABSENT = Counter("emopulse_fusion_modality_absent_total", "Modalities absent from a fused utterance", ["modality", "why"])
 RESULT_LAG = Histogram("emopulse_fusion_result_lag_seconds", "From the utterance being cut to its result",
                        buckets=metrics.LATENCY_BUCKETS)
+LIVE_SENTIMENT = Gauge("emopulse_job_sentiment", "Recent fused sentiment (moving average over results)", ["sentiment"])
+LIVE_WEIGHT = 0.2  # weight of the newest result in the moving average
 
 
 def fusion_inputs(features: dict[str, pb.ModalityResult], weights: dict[str, float]) -> dict[str, np.ndarray]:
@@ -77,6 +79,7 @@ class Fusion:
         self.locks: defaultdict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
         self.fused: defaultdict[str, set[int]] = defaultdict(set)  # what this replica knows is fused
         self.weights = runtime.settings.weights()
+        self.live_sentiment = np.full(len(SENTIMENTS), 1 / len(SENTIMENTS))
 
     async def run(self, stopping: asyncio.Event) -> None:
         self.kv = await self.rt.js.create_key_value(KeyValueConfig(
@@ -174,6 +177,11 @@ class Fusion:
         await self.kv.put(f"{prefix}.result", result.SerializeToString())
         self.fused[job_id].add(index)
         FUSED.inc()
+        if u.cut_at:
+            RESULT_LAG.observe(max(0.0, time.time() - u.cut_at))
+        self.live_sentiment = (1 - LIVE_WEIGHT) * self.live_sentiment + LIVE_WEIGHT * np.asarray(result.sentiment)
+        for label, value in zip(SENTIMENTS, self.live_sentiment):
+            LIVE_SENTIMENT.labels(label).set(value)
         self.rt.log.info("fused", extra={"job_id": job_id, "index": index})
         await self.check_complete(job_id)
 

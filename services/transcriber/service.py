@@ -136,7 +136,8 @@ class Transcriber:
         utterance = ev.Utterance(
             job_id=job.id, index=index, start_s=cut.start_s, end_s=cut.end_s, text=cut.text, language=language,
             words=[pb.Word(text=w.strip(), start_s=s, end_s=e, probability=p) for w, s, e, p in cut.words],
-            pcm16=media.to_pcm16(span), media_uri=job.media_uri, has_video=has_video, model_version=version)
+            pcm16=media.to_pcm16(span), media_uri=job.media_uri, has_video=has_video, model_version=version,
+            cut_at=time.time())
         await self.rt.publish(bus.utterances_subject(job.id), ev.UtteranceEvent(utterance=utterance),
                               f"utterance:{job.id}:{index}")
 
