@@ -53,3 +53,6 @@ down: ## stop the embedded stack
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+bench: deps ## benchmark a 60 s clip: EmoPulse vs its slowest stage vs a sequential baseline (bench-results/)
+	$(PY) -m bench.run --out bench-results/bench.json
