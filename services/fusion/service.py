@@ -177,6 +177,7 @@ class Fusion:
         await self.kv.put(f"{prefix}.result", result.SerializeToString())
         self.fused[job_id].add(index)
         FUSED.inc()
+        await self._progress(job_id, index)
         if u.cut_at:
             RESULT_LAG.observe(max(0.0, time.time() - u.cut_at))
         self.live_sentiment = (1 - LIVE_WEIGHT) * self.live_sentiment + LIVE_WEIGHT * np.asarray(result.sentiment)
@@ -206,6 +207,16 @@ class Fusion:
                                   words=u.words, language=u.language, emotion=out["EMOTION"][0],
                                   sentiment=out["SENTIMENT"][0], modalities=entries, timed_out=missing,
                                   model_versions=versions)
+
+    async def _progress(self, job_id: str, index: int) -> None:
+        def count(j: pb.Job) -> None:
+            j.utterances_fused += 1
+        job = await self.rt.jobs.update(job_id, count)
+        if job is not None:
+            progress = pb.Progress(stage="fusing", utterances_fused=job.utterances_fused,
+                                   utterances_total=job.utterances_total, duration_s=job.duration_s)
+            await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, progress=progress),
+                                  f"progress:{job_id}:fused:{index}")
 
     async def check_complete(self, job_id: str) -> None:
         """When every utterance of a transcribed job is fused: publish the summary, mark SUCCEEDED."""

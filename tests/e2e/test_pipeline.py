@@ -77,7 +77,9 @@ def test_summary_and_job_record(talking_job, client):
     record = client.get_job(job.id)
     assert record.state == pb.SUCCEEDED and record.utterances_total == 3 and record.sha256 == job.sha256
     assert job.id in [j.id for j in client.list_jobs()]
-    assert any(e.HasField("progress") for e in events)
+    progress = [e.progress for e in events if e.HasField("progress")]
+    assert {p.stage for p in progress} == {"transcribing", "fusing"}
+    assert max(p.utterances_fused for p in progress) == 3 and progress[0].duration_s > 7
 
 
 def test_late_subscriber_gets_identical_sequence(talking_job, client):

@@ -1,0 +1,305 @@
+"""The Helm chart: lint, render with every values file, validate against Kubernetes schemas offline,
+and check what the chart promises (settings, probes, hardening, GPU, NATS cluster, required values)."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import kubernetes_validate
+import pytest
+
+from emopulse.runtime.settings import Settings
+from emopulse.stack import SERVICES
+from tests.deploy.conftest import CHART, CI_VALUES, REPO, helm_template
+
+VALUES = ["default", *[p.name for p in CI_VALUES]]
+WORKLOADS = ("Deployment", "StatefulSet")
+# Validated against the oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest
+# schema kubernetes-validate ships.
+K8S_VERSIONS = ("1.27.0", kubernetes_validate.utils.latest_version())
+# Prometheus Operator CRDs have no schema in kubernetes-validate: checked structurally below.
+CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor")}
+# The settings the chart sets itself; every other setting comes from `settings` in values.
+MANAGED = {"EMOPULSE_NATS_URL", "EMOPULSE_TRITON_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT",
+           "EMOPULSE_DATA_DIR", "EMOPULSE_STORAGE", "EMOPULSE_S3_BUCKET", "EMOPULSE_S3_ENDPOINT_URL",
+           "EMOPULSE_S3_REGION"}
+# What a service cannot run without (the storage ones when storage.type=s3).
+NEEDED = {"EMOPULSE_NATS_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT", "EMOPULSE_DATA_DIR",
+          "EMOPULSE_STORAGE"}
+
+
+def pod_spec(doc: dict) -> dict:
+    return doc["spec"]["template"]["spec"]
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def model_env_names() -> set[str]:
+    """EMOPULSE_* variables the Triton models (and the weights cache they use) read."""
+    names = {"EMOPULSE_CACHE_DIR"}
+    for path in (REPO / "models").glob("*/1/model.py"):
+        names |= set(re.findall(r"EMOPULSE_[A-Z0-9_]+", path.read_text()))
+    return names
+
+
+def test_lint_strict(helm):
+    for args in ([], *(["-f", str(p)] for p in CI_VALUES)):
+        proc = subprocess.run([helm, "lint", "--strict", str(CHART), *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_there_are_ci_values_files():
+    assert len(CI_VALUES) >= 3
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_renders_and_validates_against_kubernetes_schemas(rendered, values):
+    docs = rendered(values)
+    assert len(docs) >= 10
+    for doc in docs:
+        key = (doc["apiVersion"], doc["kind"])
+        if key in CRDS:
+            spec = doc["spec"]
+            endpoints = spec.get("endpoints") or spec.get("podMetricsEndpoints")
+            assert spec["selector"]["matchLabels"] and endpoints and all(e["port"] == "metrics" for e in endpoints)
+            continue
+        for version in K8S_VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_validation_can_fail():
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+           "spec": {"replicas": "two", "selector": {}, "template": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSIONS[0], strict=True)
+
+
+def test_one_range_template_renders_every_component(rendered):
+    docs = rendered()
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: src
+                   for d, src in zip(docs, docs.sources) if d["kind"] == "Deployment"}
+    assert set(deployments) == {*SERVICES, "triton"}
+    assert {deployments[s] for s in SERVICES} == {"emopulse/templates/components.yaml"}
+    for s in SERVICES:
+        container = pod_spec(docs.named("Deployment", f"t-emopulse-{s}"))["containers"][0]
+        assert container["args"] == [f"services.{s}"]
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_env_is_exactly_real_settings(rendered, values):
+    """Every EMOPULSE_* the chart sets is a setting the services read, and each service gets what
+    it needs to run (NATS, Triton for model users, ports, data dir, storage)."""
+    settings = set(Settings.env_names())
+    docs = rendered(values)
+    components = [d for d in docs.of("Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] in SERVICES]
+    assert components
+    for doc in components:
+        name = doc["metadata"]["labels"]["app.kubernetes.io/component"]
+        env = env_of(pod_spec(doc)["containers"][0])
+        ours = {k for k in env if k.startswith("EMOPULSE_")}
+        assert ours <= settings, f"{name}: not settings: {sorted(ours - settings)}"
+        assert NEEDED <= ours, f"{name}: missing {sorted(NEEDED - ours)}"
+        assert ("EMOPULSE_TRITON_URL" in ours) == (name != "gateway")
+        if env["EMOPULSE_STORAGE"]["value"] == "s3":
+            assert {"EMOPULSE_S3_BUCKET", "EMOPULSE_S3_REGION"} <= ours
+        values_of = {k: v.get("value") for k, v in env.items()}
+        assert int(values_of["EMOPULSE_GRPC_PORT"]) == pod_spec(doc)["containers"][0]["ports"][0]["containerPort"]
+        assert Settings.from_env(values_of).nats_url.startswith("nats://")   # parses as Settings
+    for doc in docs.of("Deployment"):
+        if doc["metadata"]["labels"]["app.kubernetes.io/component"] == "triton":
+            env = {k for k in env_of(pod_spec(doc)["containers"][0]) if k.startswith("EMOPULSE_")}
+            assert env <= model_env_names(), sorted(env - model_env_names())
+
+
+def test_schema_lists_every_other_setting():
+    """values.schema.json allows exactly the settings the chart does not set itself."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    allowed = {"EMOPULSE_" + n for n in schema["properties"]["settings"]["propertyNames"]["enum"]}
+    assert not allowed & MANAGED
+    assert allowed | MANAGED == set(Settings.env_names())
+
+
+def test_component_blocks_merge_over_default(rendered):
+    docs = rendered("external-values.yaml")
+    pdbs = {d["metadata"]["name"] for d in docs.of("PodDisruptionBudget")}
+    assert pdbs == {"t-emopulse-fusion"}          # default pdb.enabled=false, fusion re-enables it
+    assert docs.named("Deployment", "t-emopulse-fusion")["spec"]["replicas"] == 2
+    default = rendered()
+    assert default.named("Deployment", "t-emopulse-gateway")["spec"]["replicas"] == 2
+    assert default.named("Deployment", "t-emopulse-vision")["spec"]["replicas"] == 1
+    ha = rendered("ha-values.yaml")
+    vision = env_of(pod_spec(ha.named("Deployment", "t-emopulse-vision"))["containers"][0])
+    assert vision["EMOPULSE_VISION_FPS"]["value"] == "1.0" and vision["EMOPULSE_LOG_LEVEL"]["value"] == "INFO"
+    assert "EMOPULSE_VISION_FPS" not in env_of(pod_spec(ha.named("Deployment", "t-emopulse-audiotext"))["containers"][0])
+    assert "t-emopulse-vision" not in {d["metadata"]["name"] for d in rendered("pvc-models-values.yaml").of("Deployment")}
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_pods_are_hardened_and_probed(rendered, values):
+    docs = rendered(values)
+    for doc in (d for d in docs if d["kind"] in WORKLOADS):
+        spec = pod_spec(doc)
+        name = doc["metadata"]["name"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["runAsUser"] > 0, name
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert spec.get("automountServiceAccountToken") is False, name
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            assert c["image"].split("/")[-1].split(":")[-1] not in ("latest", ""), c["image"]
+            assert c.get("resources", {}).get("requests"), name
+        component = doc["metadata"]["labels"]["app.kubernetes.io/component"]
+        main = spec["containers"][0]
+        mounts = {m["mountPath"] for m in main.get("volumeMounts", [])}
+        if component in SERVICES:
+            assert {"/tmp", "/var/lib/emopulse"} <= mounts
+            assert main["readinessProbe"]["grpc"]["port"] == 50051
+            assert "tcpSocket" in main["livenessProbe"] and "startupProbe" in main
+            assert {p["name"] for p in main["ports"]} == {"grpc", "metrics"}
+        if component == "triton":
+            assert main["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+            assert {"/tmp", "/dev/shm"} <= mounts
+            assert 8002 in {p["containerPort"] for p in main["ports"] if p["name"] == "metrics"}
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_labels_selectors_and_references(rendered, values):
+    docs = rendered(values)
+    pods = {}
+    for doc in docs:
+        labels = doc["metadata"]["labels"]
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
+                    "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart"):
+            assert key in labels, f"{doc['kind']}/{doc['metadata']['name']} lacks {key}"
+        if doc["kind"] in WORKLOADS:
+            template_labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert doc["spec"]["selector"]["matchLabels"].items() <= template_labels.items()
+            pods[doc["metadata"]["name"]] = template_labels
+
+    def selects(selector):
+        return any(selector.items() <= labels.items() for labels in pods.values())
+
+    for svc in docs.of("Service"):
+        assert selects(svc["spec"]["selector"]), svc["metadata"]["name"]
+    for pdb in docs.of("PodDisruptionBudget"):
+        assert selects(pdb["spec"]["selector"]["matchLabels"]), pdb["metadata"]["name"]
+    for hpa in docs.of("HorizontalPodAutoscaler"):
+        assert hpa["spec"]["scaleTargetRef"]["name"] in pods
+        deployment = docs.named("Deployment", hpa["spec"]["scaleTargetRef"]["name"])
+        assert "replicas" not in deployment["spec"]       # the HPA owns the replica count
+    names = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert len(names) == len(set(names))
+
+
+def test_gpu_and_cpu_triton(rendered):
+    gpu = pod_spec(rendered().named("Deployment", "t-emopulse-triton"))
+    res = gpu["containers"][0]["resources"]
+    assert res["limits"]["nvidia.com/gpu"] == 1 and res["requests"]["nvidia.com/gpu"] == 1
+    assert any(t["key"] == "nvidia.com/gpu" for t in gpu["tolerations"])
+    cpu = pod_spec(rendered("cpu-values.yaml").named("Deployment", "t-emopulse-triton"))
+    assert "nvidia.com/gpu" not in json.dumps(cpu)
+    assert "--allow-gpu-metrics=false" in cpu["containers"][0]["args"]
+
+
+def test_model_repository_sources(rendered):
+    args = pod_spec(rendered().named("Deployment", "t-emopulse-triton"))["containers"][0]["args"]
+    dockerfile = (REPO / "deploy" / "docker" / "triton.Dockerfile").read_text()
+    repo = next(a.split("=", 1)[1] for a in args if a.startswith("--model-repository="))
+    assert repo == "/opt/emopulse/models" and f"--model-repository={repo}" in dockerfile
+    s3 = pod_spec(rendered("ha-values.yaml").named("Deployment", "t-emopulse-triton"))["containers"][0]
+    assert "--model-repository=s3://models-prod/emopulse" in s3["args"]
+    assert env_of(s3)["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "emopulse-s3"
+    pvc = pod_spec(rendered("pvc-models-values.yaml").named("Deployment", "t-emopulse-triton"))
+    assert "--model-repository=/models" in pvc["containers"][0]["args"]
+    assert any(v.get("persistentVolumeClaim", {}).get("claimName") == "triton-models" for v in pvc["volumes"])
+
+
+def test_s3_credentials_come_from_a_secret(rendered):
+    docs = rendered("pvc-models-values.yaml")
+    secret = docs.named("Secret", "t-emopulse-s3")
+    assert set(secret["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    env = env_of(pod_spec(docs.named("Deployment", "t-emopulse-gateway"))["containers"][0])
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "t-emopulse-s3", "key": "AWS_SECRET_ACCESS_KEY"}
+    assert "Secret" not in {d["kind"] for d in rendered("ha-values.yaml")}      # existingSecret used
+
+
+def test_nats_single_and_clustered(rendered):
+    single = rendered()
+    sts = single.named("StatefulSet", "t-emopulse-nats")
+    assert sts["spec"]["replicas"] == 1 and sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    assert "cluster {" not in single.named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
+    ha = rendered("ha-values.yaml")
+    conf = ha.named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
+    routes = re.findall(r"nats://(t-emopulse-nats-\d)\.t-emopulse-nats-headless\.emo\.svc:6222", conf)
+    assert routes == [f"t-emopulse-nats-{i}" for i in range(3)]
+    assert "jetstream" in conf and "max_payload: 8MB" in conf
+    assert ha.named("StatefulSet", "t-emopulse-nats")["spec"]["replicas"] == 3
+    exporter = [c for c in pod_spec(ha.named("StatefulSet", "t-emopulse-nats"))["containers"] if c["name"] == "exporter"]
+    assert exporter and "-jsz=all" in exporter[0]["args"]
+    external = rendered("external-values.yaml")
+    assert not external.of("StatefulSet")
+    env = env_of(pod_spec(external.named("Deployment", "t-emopulse-vision"))["containers"][0])
+    assert env["EMOPULSE_NATS_URL"]["value"] == "nats://nats.messaging.svc:4222"
+    assert env["EMOPULSE_TRITON_URL"]["value"] == "triton.inference.svc:8001"
+
+
+def test_autoscaling_on_cpu_and_consumer_lag(rendered):
+    docs = rendered("ha-values.yaml")
+    hpas = {h["metadata"]["name"]: h for h in docs.of("HorizontalPodAutoscaler")}
+    assert set(hpas) == {f"t-emopulse-{s}" for s in ("transcriber", "audiotext", "vision", "fusion")}
+    transcriber = hpas["t-emopulse-transcriber"]["spec"]["metrics"]
+    assert [m["type"] for m in transcriber] == ["External"]
+    assert transcriber[0]["external"]["metric"]["selector"]["matchLabels"] == {"consumer_name": "transcriber"}
+    assert [m["type"] for m in hpas["t-emopulse-vision"]["spec"]["metrics"]] == ["Resource", "External"]
+    assert [m["type"] for m in hpas["t-emopulse-fusion"]["spec"]["metrics"]] == ["Resource"]
+    assert not rendered().of("HorizontalPodAutoscaler")
+
+
+def test_monitoring_and_network_policy_toggles(rendered):
+    default = rendered()
+    assert not {"ServiceMonitor", "PodMonitor", "NetworkPolicy"} & {d["kind"] for d in default}
+    ann = pod_spec(default.named("Deployment", "t-emopulse-fusion"))
+    assert default.named("Deployment", "t-emopulse-fusion")["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9090"
+    ha = rendered("ha-values.yaml")
+    assert ha.named("ServiceMonitor", "t-emopulse")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert ha.named("PodMonitor", "t-emopulse")
+    # every Service the ServiceMonitor selects has a `metrics` port
+    for svc in ha.of("Service"):
+        if svc["metadata"]["name"].endswith("-headless"):
+            continue
+        assert "metrics" in {p["name"] for p in svc["spec"]["ports"]}, svc["metadata"]["name"]
+    policies = {p["metadata"]["name"]: p for p in ha.of("NetworkPolicy")}
+    assert set(policies) == {f"t-emopulse-{s}" for s in (*SERVICES, "triton", "nats")}
+    gateway_grpc = policies["t-emopulse-gateway"]["spec"]["ingress"][0]
+    assert gateway_grpc["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress"}
+    assert ann is not None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "nats.bundled.enabled=false"], "set nats.url"),
+    (["--set", "triton.enabled=false"], "triton.externalUrl"),
+    (["--set", "storage.type=local"], "storage.local.existingClaim"),
+    (["--set", "storage.s3.bucket="], "storage.s3.bucket is required"),
+    (["--set", "triton.modelRepository.source=s3"], "triton.modelRepository.s3.uri"),
+    (["--set", "triton.modelRepository.source=pvc"], "triton.modelRepository.pvc.claimName"),
+    (["--set", "storage.s3.accessKeyId=only-one"], "set both accessKeyId and secretAccessKey"),
+    (["--set", "components.gateway.autoscaling.enabled=true",
+      "--set", "components.gateway.autoscaling.consumerLag.enabled=true"],
+     "components.gateway.autoscaling.consumerLag.consumer"),
+    (["--set", "components.vision.autoscaling.enabled=true",
+      "--set", "components.vision.autoscaling.targetCPUUtilizationPercentage=0"], "enable targetCPUUtilizationPercentage"),
+    (["--set-string", "settings.NATS_URL=nats://x:4222"], "settings"),           # managed by the chart
+    (["--set-string", "settings.NOT_A_SETTING=1"], "settings"),
+    (["--set", "settings.CONCURRENCY=8"], "Expected: string"),
+    (["--set", "nats.bundled.replicas=2"], "replicas"),
+    (["--set", "components.web.replicas=1"], "components"),
+])
+def test_wrong_values_fail_with_a_clear_message(helm, args, message):
+    proc = helm_template(helm, *args)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
