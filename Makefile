@@ -56,3 +56,6 @@ clean:
 
 bench: deps ## benchmark a 60 s clip: EmoPulse vs its slowest stage vs a sequential baseline (bench-results/)
 	$(PY) -m bench.run --out bench-results/bench.json
+
+deploy-check: deps ## chart (helm lint/template/validate), Dockerfile lint, alert-rule and dashboard tests
+	$(PY) -m pytest -q tests/deploy

@@ -7,8 +7,9 @@
 #
 # Triton 24.10 = tritonserver 2.51, the same server the tests run on CPU (nvidia-pytriton 0.7.0).
 # Its Python backend runs the image's python3 (3.10): the models and emopulse.processing use
-# nothing newer. The models' config.pbtxt files ask for KIND_CPU instances; see README
-# ("Kubernetes", GPU notes).
+# nothing newer. The repository's config.pbtxt files ask for KIND_CPU instances (local runs); this
+# image switches the models that use a device to INSTANCE_KIND (KIND_GPU by default; build with
+# --build-arg INSTANCE_KIND=KIND_CPU for a CPU image). model.py picks cuda/cpu from the instance kind.
 
 ARG TRITON_IMAGE=nvcr.io/nvidia/tritonserver:24.10-py3
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
@@ -33,6 +34,9 @@ RUN pip install torch==2.13.0 "numpy<2" "faster-whisper>=1.2" "transformers>=4.4
 WORKDIR /opt/emopulse
 COPY emopulse/ emopulse/
 COPY models/ models/
+ARG INSTANCE_KIND=KIND_GPU
+RUN sed -i "s/KIND_CPU/${INSTANCE_KIND}/" models/speech_to_text/config.pbtxt \
+      models/text_classifier/config.pbtxt models/face_expression/config.pbtxt
 COPY --from=weights /opt/emopulse/cache/ cache/
 ENV EMOPULSE_CACHE_DIR=/opt/emopulse/cache \
     HF_HUB_OFFLINE=1 \

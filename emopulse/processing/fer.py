@@ -213,10 +213,10 @@ def preprocess_face(gray: np.ndarray) -> np.ndarray:
     return ((g / 255.0 - 0.5) * 2.0).astype(np.float32)
 
 
-def emotion_probs(model: MiniXception, faces: np.ndarray) -> np.ndarray:
+def emotion_probs(model: MiniXception, faces: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Faces [B, 64, 64] normalised -> probabilities [B, 7] in EMOTIONS order (each sums to 1)."""
-    x = torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32))
+    x = torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32)).to(device)
     with torch.inference_mode():
-        p = model(x).numpy()
+        p = model(x).cpu().numpy()
     p = p[:, list(FER_TO_EMOTIONS_INDEX)].astype(np.float64)
     return (p / p.sum(axis=-1, keepdims=True)).astype(np.float32)

@@ -61,16 +61,16 @@ async def connect(url: str, name: str) -> nats.NATS:
                               connect_timeout=5)
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     """Create the streams and buckets if missing (idempotent, any service may start first)."""
     for name, subjects in STREAMS.items():
         config = StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE,
-                              duplicate_window=DUPLICATE_WINDOW_S)
+                              duplicate_window=DUPLICATE_WINDOW_S, num_replicas=replicas)
         try:
             await js.add_stream(config)
         except BadRequestError:
             await js.update_stream(config)
-    await js.create_key_value(KeyValueConfig(bucket=JOBS_BUCKET, history=1, storage=StorageType.FILE))
+    await js.create_key_value(KeyValueConfig(bucket=JOBS_BUCKET, history=1, storage=StorageType.FILE, replicas=replicas))
 
 
 async def publish(js: JetStreamContext, subject: str, message, msg_id: str, service: str) -> None:

@@ -91,7 +91,7 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
         runtime.nc = await bus.connect(settings.nats_url, name)
         stack.push_async_callback(_bounded, runtime, "nats drain", runtime.nc.drain())
         runtime.js = runtime.nc.jetstream()
-        await bus.ensure_streams(runtime.js)
+        await bus.ensure_streams(runtime.js, settings.stream_replicas)
         runtime.jobs = bus.JobStore(runtime.js, name)
         service = build(runtime)
         if service.models:

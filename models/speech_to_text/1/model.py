@@ -21,6 +21,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from emopulse.labels import SAMPLE_RATE
+from emopulse.processing.device import instance_device
 from emopulse.weights import sha256_file, whisper_model_dir
 
 MIN_SAMPLES = SAMPLE_RATE // 10  # under 100 ms: nothing to transcribe
@@ -49,13 +50,16 @@ class TritonPythonModel:
         # Greedy decoding (beam 1) by default: on 2 CPU cores beam 5 costs ~2x for little gain on
         # short utterances.
         self.beam_size = int(os.environ.get("EMOPULSE_WHISPER_BEAM") or 1)
-        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
-                                  cpu_threads=threads)
+        device = instance_device(args)
+        # int8 on CPU; float16 on a GPU instance (KIND_GPU in config.pbtxt, as the Triton image sets).
+        kind, _, index = device.partition(":")
+        self.model = WhisperModel(str(model_dir), device=kind, device_index=int(index or 0),
+                                  compute_type="int8" if kind == "cpu" else "float16", cpu_threads=threads)
         self.multilingual = self.model.model.is_multilingual
         sha = sha256_file(model_dir / "model.bin")
         self.logger.log_info(
             f"speech_to_text: loaded Whisper {name!r} from {model_dir} (model.bin sha256 {sha}), "
-            f"int8, {threads} threads, beam {self.beam_size}"
+            f"on {device}, {threads} threads, beam {self.beam_size}"
         )
 
     def _transcribe(self, audio, language):

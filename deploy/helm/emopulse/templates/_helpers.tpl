@@ -90,6 +90,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* Connections ------------------------------------------------------------------------------ */}}
+{{/* Stream replicas: as set, else the bundled cluster's size, else 1 (an external server's own choice). */}}
+{{- define "emopulse.streamReplicas" -}}
+{{- if .Values.nats.streamReplicas -}}
+{{- .Values.nats.streamReplicas -}}
+{{- else if and .Values.nats.bundled.enabled (not .Values.nats.url) -}}
+{{- .Values.nats.bundled.replicas -}}
+{{- else -}}
+1
+{{- end -}}
+{{- end -}}
+
 {{- define "emopulse.natsUrl" -}}
 {{- if .Values.nats.url -}}
 {{- .Values.nats.url -}}
@@ -135,6 +146,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $s := $.Values.storage -}}
 - name: EMOPULSE_NATS_URL
   value: {{ include "emopulse.natsUrl" $ | quote }}
+- name: EMOPULSE_STREAM_REPLICAS
+  value: {{ include "emopulse.streamReplicas" $ | quote }}
 {{- if $c.usesTriton }}
 - name: EMOPULSE_TRITON_URL
   value: {{ include "emopulse.tritonUrl" $ | quote }}

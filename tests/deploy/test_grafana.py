@@ -1,0 +1,72 @@
+"""The Grafana dashboard: importable JSON whose queries use only metrics that exist."""
+from __future__ import annotations
+
+import importlib
+import json
+import re
+
+import yaml
+from prometheus_client import REGISTRY
+
+from emopulse.stack import SERVICES
+from tests.deploy.conftest import REPO
+
+DASHBOARD = REPO / "deploy" / "grafana" / "emopulse.json"
+# Series from outside our code: Prometheus itself, Triton, the NATS exporter (-jsz=all).
+EXTERNAL = {"up", "nv_inference_count", "nv_inference_exec_count", "nv_inference_request_success",
+            "nv_inference_request_failure", "nv_inference_queue_duration_us",
+            "jetstream_consumer_num_pending", "jetstream_consumer_num_ack_pending"}
+PROMQL_WORDS = {"sum", "by", "rate", "histogram_quantile", "avg", "le", "and", "or", "absent", "delta",
+                "without", "on", "max", "min", "count", "clamp_min", "deriv", "increase", "bool"}
+
+
+def exprs_of_dashboard() -> list[str]:
+    doc = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for p in doc["panels"] for t in p.get("targets", [])]
+
+
+def metric_names(expr: str) -> set[str]:
+    expr = re.sub(r"\{[^}]*\}", "", expr)              # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)             # ranges
+    expr = re.sub(r"\bby \([^)]*\)", "", expr)         # grouping labels
+    words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
+    return {w for w in words if w not in PROMQL_WORDS and not re.fullmatch(r"e\d+", w)}
+
+
+def our_metrics() -> set[str]:
+    """Names (with _bucket/_count/_sum/_total series) every service module registers."""
+    for service in SERVICES:
+        importlib.import_module(f"services.{service}.service")
+    names = set()
+    for collector in list(REGISTRY._collector_to_names):
+        for metric in collector.describe() if hasattr(collector, "describe") else []:
+            names.add(metric.name)
+            names |= {metric.name + s for s in ("_total", "_bucket", "_count", "_sum", "_created")}
+    return names
+
+
+def test_dashboard_shape():
+    doc = json.loads(DASHBOARD.read_text())
+    assert doc["uid"] and doc["title"] == "EmoPulse"
+    assert doc["templating"]["list"][0]["type"] == "datasource"
+    ids = [p["id"] for p in doc["panels"]]
+    assert len(ids) == len(set(ids))
+    titles = " ".join(p["title"].lower() for p in doc["panels"])
+    for needed in ("jobs per second", "utterances", "stage latency p50 / p95", "consumer lag", "error rate",
+                   "triton inferences", "triton queue time", "live sentiment"):
+        assert needed in titles, needed
+    for p in doc["panels"]:
+        if p["type"] != "row":
+            assert p["targets"] and p["datasource"]["uid"] == "${datasource}"
+
+
+def test_queries_use_existing_metrics():
+    ours = our_metrics()
+    assert "emopulse_fusion_utterances_fused_total" in ours and "emopulse_stage_seconds_bucket" in ours
+    rules = yaml.safe_load((REPO / "deploy" / "prometheus" / "alerts.yaml").read_text())
+    exprs = exprs_of_dashboard() + [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    unknown = set()
+    for expr in exprs:
+        unknown |= {n for n in metric_names(expr) if n not in ours and n not in EXTERNAL}
+    assert not unknown, f"queries name metrics nobody exports: {sorted(unknown)}"
+    assert "made_up_metric_total" in metric_names("sum(rate(made_up_metric_total[5m]))")

@@ -1,0 +1,55 @@
+"""Alert rules: `promtool check rules` and `promtool test rules` (the Debian prometheus package)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.conftest import REPO
+
+RULES = REPO / "deploy" / "prometheus"
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    assert path, "promtool is missing: make deps installs the Debian package prometheus"
+    return path
+
+
+def run(*argv) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_rules_are_valid(promtool):
+    proc = run(promtool, "check", "rules", str(RULES / "alerts.yaml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 10 rules found" in proc.stdout
+
+
+def test_rule_unit_tests_pass(promtool):
+    proc = run(promtool, "test", "rules", str(RULES / "alerts_test.yaml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_unit_tests_catch_a_broken_threshold(promtool, tmp_path: Path):
+    """The rule tests have teeth: the same tests fail against rules with a wrong threshold."""
+    shutil.copy(RULES / "alerts_test.yaml", tmp_path)
+    broken = (RULES / "alerts.yaml").read_text().replace("rate(emopulse_events_consumed_total[5m])) > 0.05",
+                                                         "rate(emopulse_events_consumed_total[5m])) > 0.5")
+    assert broken != (RULES / "alerts.yaml").read_text()
+    (tmp_path / "alerts.yaml").write_text(broken)
+    proc = run(promtool, "test", "rules", str(tmp_path / "alerts_test.yaml"))
+    assert proc.returncode != 0
+    assert "EmoPulseWorkerErrorRatioHigh" in proc.stdout + proc.stderr
+
+
+def test_every_alert_is_unit_tested():
+    import yaml
+    rules = yaml.safe_load((RULES / "alerts.yaml").read_text())
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+    tests = yaml.safe_load((RULES / "alerts_test.yaml").read_text())
+    fired = {t["alertname"] for case in tests["tests"] for t in case["alert_rule_test"] if t["exp_alerts"]}
+    assert alerts == fired
