@@ -38,7 +38,7 @@ def _guard(fn):
 
 def cmd_train(args) -> int:
     if args.model == "text":
-        from emopulse.training import evaluate, train_text
+        from emopulse.training import train_text
 
         cfg = train_text.TextTrainConfig(epochs=args.epochs, threads=args.threads, seed=args.seed,
                                          max_steps=args.max_steps)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import triton_python_backend_utils as pb_utils
 
+from emopulse.processing.device import instance_device
 from emopulse.weights import sha256_file
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,6 +59,8 @@ class TextClassifierModel:
         _, sha = checked_meta(here, textmodel.WEIGHTS_FILE)
         self.textmodel = textmodel
         self.tokenizer, self.model, self.meta = textmodel.load(here, minilm_dir())
+        self.device = instance_device(args)
+        self.model.to(self.device)
         self.max_tokens = int(self.meta.get("max_tokens", textmodel.MAX_TOKENS))
         pb_utils.Logger.log_info(f"text_classifier v{args['model_version']}: {textmodel.CLASSIFIER}; "
                                  f"weights {here / textmodel.WEIGHTS_FILE} sha256 {sha}")
@@ -75,7 +78,7 @@ class TextClassifierModel:
             counts.append(arr.size)
         try:
             emb, emotion, sentiment = self.textmodel.predict(self.tokenizer, self.model, texts, contexts,
-                                                             max_tokens=self.max_tokens)
+                                                             max_tokens=self.max_tokens, device=self.device)
         except Exception as exc:
             return _errors(requests, "text_classifier", exc)
         responses, start = [], 0
@@ -104,7 +107,7 @@ class FusionHeadModel:
         here = version_dir(args)
         _, sha = checked_meta(here, fusion_head.WEIGHTS_FILE)
         self.fusion_head = fusion_head
-        self.model, self.meta = fusion_head.load(here)
+        self.model, self.meta = fusion_head.load(here)   # tiny: stays on the CPU whatever the instance kind
         pb_utils.Logger.log_info(f"fusion v{args['model_version']}: trained fusion head; weights sha256 {sha}")
 
     def execute(self, requests):

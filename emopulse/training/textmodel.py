@@ -137,16 +137,19 @@ def load(weights_dir: str | Path, encoder_dir: str | Path):
 
 @torch.inference_mode()
 def predict(tokenizer, model: TextClassifier, texts: Sequence[str], contexts: Sequence | None = None,
-            batch_size: int = 64, max_tokens: int = MAX_TOKENS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(embedding [N,384] L2-normalised, emotion probs [N,7], sentiment probs [N,3]) float32."""
+            batch_size: int = 64, max_tokens: int = MAX_TOKENS,
+            device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(embedding [N,384] L2-normalised, emotion probs [N,7], sentiment probs [N,3]) float32.
+
+    ``model`` must already be on ``device``."""
     embs, emos, sens = [], [], []
     contexts = list(contexts) if contexts is not None else [""] * len(texts)
     for i in range(0, len(texts), batch_size):
         batch = tokenize(tokenizer, texts[i:i + batch_size], contexts[i:i + batch_size], max_tokens)
-        pooled, emo, sen = model(**batch)
-        embs.append(nn.functional.normalize(pooled, p=2, dim=1).numpy())
-        emos.append(torch.softmax(emo, -1).numpy())
-        sens.append(torch.softmax(sen, -1).numpy())
+        pooled, emo, sen = model(**{k: v.to(device) for k, v in batch.items()})
+        embs.append(nn.functional.normalize(pooled, p=2, dim=1).float().cpu().numpy())
+        emos.append(torch.softmax(emo.float(), -1).cpu().numpy())
+        sens.append(torch.softmax(sen.float(), -1).cpu().numpy())
     if not embs:
         hidden = model.encoder.config.hidden_size
         return (np.zeros((0, hidden), np.float32), np.zeros((0, len(EMOTIONS)), np.float32),

@@ -102,7 +102,10 @@ async def test_fusion_joins_the_parts_and_finishes_the_job(js):
     await publish_utterance(js, ev.Utterance(job_id=job.id, index=0, start_s=1, end_s=2, text="hello"))
     await bus.publish(js, bus.utterances_subject(job.id), ev.UtteranceEvent(done=ev.TranscriptDone(
         job_id=job.id, utterance_count=1, duration_s=3)), f"done:{job.id}", "test")
-    result_event, summary_event = await read(js, bus.results_subject(job.id), pb.JobEvent.FromString, 2)
+    events = await read(js, bus.results_subject(job.id), pb.JobEvent.FromString, 3)
+    assert [e.WhichOneof("event") for e in events] == ["result", "progress", "summary"]
+    result_event, progress_event, summary_event = events
+    assert progress_event.progress.utterances_fused == 1
     r = result_event.result
     # Only text has probabilities: late fusion returns exactly them.
     assert list(r.emotion) == pytest.approx(emotion, abs=1e-5) and list(r.sentiment) == pytest.approx(sentiment, abs=1e-5)
