@@ -1,8 +1,13 @@
 """Learning from data: readers, feature cache, trained heads, evaluation, export into models/.
 
-Modules: ``data`` (readers for MELD layouts and manifests), ``textmodel`` (the fine-tuned MiniLM
-text classifier served as text_classifier v2), ``train_text`` (its training run), ``features``
-(cached per-modality features with the services' own preprocessing), ``fusion_head`` (trainable
-fusion head served as fusion v2), ``evaluate`` (metrics, confusion matrices, reports), ``export``
-(writes new model versions + model cards), ``cli`` (``train`` / ``evaluate`` / ``export``).
+- ``data``: readers (MELD as distributed, nkululeko's meld.csv, CSV/JSONL manifests) -> ``Example``
+  lists with dialogue context; missing/undecodable clips are counted in a ``ReadReport``.
+- ``textmodel`` / ``train_text``: the MiniLM-L6 text classifier fine-tuned on MELD (served as
+  text_classifier v2 through ``serving.TextClassifierModel``).
+- ``features``: per-modality features with the services' own preprocessing, cached on disk.
+- ``fusion_head`` / ``train_fusion``: the trainable fusion head (``serving.FusionHeadModel``).
+- ``metrics`` / ``evaluate``: scikit-learn metrics, majority baseline, confusion-matrix plots,
+  JSON + Markdown reports.
+- ``export`` / ``cards``: new model versions in models/ with model cards (old versions stay).
+- ``cli``: ``add_commands(subparsers)`` adds ``train``, ``evaluate``, ``export`` to ``emopulse``.
 """

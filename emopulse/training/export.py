@@ -46,11 +46,19 @@ def _target(repo: Path, name: str, version: int | None, overwrite: bool) -> tupl
     if version == 1:
         raise ValueError("version 1 is the untrained default kept for rollback; export to 2 or later")
     out = model_dir / str(version)
-    if out.exists():
-        if not overwrite:
-            raise FileExistsError(f"{out} exists (pass overwrite=True / --overwrite to replace it)")
-        shutil.rmtree(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists (pass overwrite=True / --overwrite to replace it)")
     return out, version
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` folder into place (replacing ``out``): Triton never sees half a version."""
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _copy_eval(eval_dir: Path | None, out: Path) -> dict | None:
@@ -72,6 +80,7 @@ def export_text(run_dir: str | Path, eval_dir: str | Path | None = None, repo: s
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     shutil.copy2(run_dir / "weights" / textmodel.WEIGHTS_FILE, tmp / textmodel.WEIGHTS_FILE)
+    (tmp / textmodel.WEIGHTS_FILE).chmod(0o644)
     sha = sha256_file(tmp / textmodel.WEIGHTS_FILE)
     report = _copy_eval(Path(eval_dir) if eval_dir else run_dir / "eval", tmp)
     meta = json.loads((run_dir / "weights" / textmodel.META_FILE).read_text())
@@ -84,7 +93,7 @@ def export_text(run_dir: str | Path, eval_dir: str | Path | None = None, repo: s
     if report:
         (tmp / "MODEL_CARD.md").write_text(cards.text_card(version, history, report, sha,
                                                            (tmp / textmodel.WEIGHTS_FILE).stat().st_size))
-    tmp.rename(tmp_out)   # Triton never sees a half-written version
+    _publish(tmp, tmp_out)
     return tmp_out
 
 
@@ -101,6 +110,7 @@ def export_fusion(run_dir: str | Path, repo: str | Path = MODELS, version: int |
     tmp.mkdir(parents=True)
     for f in (fusion_head.WEIGHTS_FILE, fusion_head.META_FILE):
         shutil.copy2(run_dir / "weights" / f, tmp / f)
+        (tmp / f).chmod(0o644)
     meta = json.loads((tmp / fusion_head.META_FILE).read_text())
     if sha256_file(tmp / fusion_head.WEIGHTS_FILE) != meta["weights_sha256"]:
         raise RuntimeError(f"{run_dir}/weights: weights do not match meta.json")
@@ -108,5 +118,5 @@ def export_fusion(run_dir: str | Path, repo: str | Path = MODELS, version: int |
     (tmp / "model.py").write_text(MODEL_PY.format(name="fusion", version=version, cls="FusionHeadModel",
                                                   what="trained fusion head"))
     (tmp / "MODEL_CARD.md").write_text(cards.fusion_card(version, meta, report, history))
-    tmp.rename(out)
+    _publish(tmp, out)
     return out

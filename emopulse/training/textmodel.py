@@ -1,14 +1,16 @@
 """The trained text classifier (text_classifier v2): MiniLM-L6 fine-tuned on MELD, with context.
 
-Input: the utterance and, optionally, the previous utterance(s) of the same conversation. They are
-encoded as a BERT sentence pair ``[CLS] utterance [SEP] context [SEP]`` (context truncated first);
-the embedding is the mean of the encoder's last hidden states over the *utterance* tokens only, so
-the context informs the utterance's representation through attention but the 384-d embedding stays
-"this utterance". Two linear heads (emotion 7, sentiment 3, emopulse.labels order) sit on that
-pooled vector. EMBEDDING is the L2-normalised pooled vector (as in v1, from the fine-tuned encoder).
+Input: the utterance and, optionally, the previous utterance(s) of the same conversation, encoded
+as a BERT sentence pair ``[CLS] utterance [SEP] context [SEP]`` (when too long, the context loses
+its oldest words first). The embedding is the mean of the encoder's last hidden states over the
+*utterance* tokens only: the context informs the utterance's representation through attention,
+but the 384-d embedding stays "this utterance". Two linear heads (emotion 7, sentiment 3, in
+emopulse.labels order) sit on that pooled vector; EMBEDDING is the L2-normalised pooled vector.
 
-Training drops the context for a share of examples, so the model also works with no context.
-Used by models/text_classifier/2/model.py and by training/evaluation (pure torch + transformers).
+Training drops the context for a share of examples, so the model also works without context.
+Used by ``serving.TextClassifierModel`` (models/text_classifier/2/model.py) and by training and
+evaluation (pure torch + transformers). ``CONTEXT`` for the served model: previous utterances,
+oldest first, joined by a space (``context_text``).
 """
 
 from __future__ import annotations

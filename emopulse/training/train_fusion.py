@@ -1,8 +1,9 @@
 """Fusion-head run: read -> cached features -> train (select on dev) -> predictions -> evaluation.
 
 Output folder: ``weights/`` (model.safetensors + meta.json), ``history.json``, ``read_report.json``,
-``predictions/*.npz`` (the held-out split: trained head, each modality alone, v1 late fusion) and
-``eval/`` (report.json, report.md, confusion matrices). ``export.export_fusion`` turns it into a
+``absent.json`` (why each absent modality is absent), ``predictions/*.npz`` (the held-out split:
+trained head, each modality alone, v1 late fusion) and ``eval/`` (report.json, report.md,
+confusion matrices). ``export.export_fusion`` turns it into a
 Triton version.
 """
 
@@ -56,6 +57,8 @@ def run(data_path: str | Path, out_dir: str | Path, cache_dir: str | Path, fmt: 
     table = extract(examples, cache_dir, text_version=text_version, text_weights=text_weights,
                     use_context=context > 0, progress=progress)
     log(f"features: {json.dumps(table.stats)}")
+    # why each absent modality is absent (no media, no face found, audio that does not decode, ...)
+    (out_dir / "absent.json").write_text(json.dumps(table.absent, indent=2) + "\n")
     splits = _split(table, cfg.seed)
     model, history = fusion_head.train(splits["train"], splits["dev"], cfg, log)
     held = "test" if "test" in splits else "dev"

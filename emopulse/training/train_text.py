@@ -52,6 +52,22 @@ def class_weights(labels: np.ndarray, n: int, power: float) -> torch.Tensor:
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
+def hardware(threads: int) -> str:
+    """'AMD EPYC, 2 CPUs, torch 2.13.0+cpu, 1 thread, no GPU' (what the model card records)."""
+    import os
+
+    name = platform.machine()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU"
+    return f"{name}, {os.cpu_count()} CPUs, torch {torch.__version__}, {threads} thread(s), {gpu}"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -109,7 +125,7 @@ def train(train_set: list[Example], dev_set: list[Example], encoder_dir: str | P
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     history = {"config": asdict(cfg), "epochs": [], "steps": total,
-               "hardware": f"{platform.processor() or platform.machine()}, torch threads {cfg.threads}, CPU only"}
+               "hardware": hardware(cfg.threads)}
     best, best_score, step, started = None, -1.0, 0, time.perf_counter()
     for epoch in range(cfg.epochs):
         model.train()

@@ -22,7 +22,7 @@ from emopulse.training.data import read
 from tests.training.conftest import copy_model, tritonserver
 from tests.training.synthetic import CORRUPT_ID, MISSING_ID, make_dataset
 
-TEXT_VERSION = "1"   # the shipped text classifier, as the services use it
+TEXT_VERSION = "2"   # the shipped text classifier, as the services use it
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,8 @@ def test_feature_cache_resumes(run, dataset):
     stats = run["history"]["feature_stats"]
     n = sum(dataset["counts"].values())
     assert stats["text"]["computed"] == n and stats["audio"]["absent"] == 2
+    absent = json.loads((run["dir"] / "absent.json").read_text())
+    assert set(absent["audio"]) == {MISSING_ID, CORRUPT_ID}
     examples, _ = read(dataset["root"])
     again = features.extract(examples, run["cache"], text_version=TEXT_VERSION, progress=False)
     assert all(s["computed"] == 0 for s in again.stats.values()), again.stats
