@@ -194,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")
     cancel.set_defaults(run=cmd_cancel)
+    from emopulse.training.cli import add_commands
+    add_commands(sub)
     for command in (analyze, sub.choices["jobs"], watch, cancel):
         command.add_argument("--gateway", help="HOST:PORT of a running gateway")
     for command in (analyze, watch):

@@ -89,6 +89,7 @@ class TextClassifierModel:
                 pb_utils.Tensor("EMBEDDING", emb[sl]),
                 pb_utils.Tensor("EMOTION", emotion[sl]),
                 pb_utils.Tensor("SENTIMENT", sentiment[sl]),
+                pb_utils.Tensor("CLASSIFIER", np.array([[self.textmodel.CLASSIFIER.encode()]] * n, dtype=object)),
             ]))
         return responses
 

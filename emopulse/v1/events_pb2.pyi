@@ -14,7 +14,7 @@ class JobCreated(_message.Message):
     def __init__(self, job: _Optional[_Union[_results_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class Utterance(_message.Message):
-    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "pcm16", "media_uri", "has_video", "model_version", "cut_at")
+    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "pcm16", "media_uri", "has_video", "model_version", "cut_at", "context")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class Utterance(_message.Message):
     HAS_VIDEO_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CUT_AT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     index: int
     start_s: float
@@ -39,7 +40,8 @@ class Utterance(_message.Message):
     has_video: bool
     model_version: str
     cut_at: float
-    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., pcm16: _Optional[bytes] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ...) -> None: ...
+    context: str
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., pcm16: _Optional[bytes] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ..., context: _Optional[str] = ...) -> None: ...
 
 class TranscriptDone(_message.Message):
     __slots__ = ("job_id", "utterance_count", "duration_s", "language", "note")

@@ -1,5 +1,5 @@
-"""Audio-text worker: per utterance, the text model (embedding + untrained default classifiers) and
-the audio embedding, each published as its own feature."""
+"""Audio-text worker: per utterance, the text model (embedding, emotion and sentiment, with the previous
+utterances as context) and the audio embedding, each published as its own feature."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +8,6 @@ import time
 import numpy as np
 
 from emopulse.processing import media
-from emopulse.processing.text import TEXT_EMOTION_CLASSIFIER, TEXT_SENTIMENT_CLASSIFIER
 from emopulse.runtime import metrics
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.triton import strings
@@ -32,12 +31,14 @@ class AudioText(FeatureWorker):
         if not u.text.strip():
             return pb.ModalityResult(modality=pb.TEXT, present=False, absent_reason="no words recognised")
         started = time.perf_counter()
-        out, version = await self.rt.triton.infer(TEXT_MODEL, {"TEXT": strings([u.text])},
-                                                  ["EMBEDDING", "EMOTION", "SENTIMENT"])
+        inputs = {"TEXT": strings([u.text])}
+        if u.context:
+            inputs["CONTEXT"] = strings([u.context])
+        out, version = await self.rt.triton.infer(TEXT_MODEL, inputs, ["EMBEDDING", "EMOTION", "SENTIMENT", "CLASSIFIER"])
         metrics.STAGE_SECONDS.labels("text").observe(time.perf_counter() - started)
         return pb.ModalityResult(modality=pb.TEXT, present=True, emotion=out["EMOTION"][0], sentiment=out["SENTIMENT"][0],
                                  embedding=out["EMBEDDING"][0], model_version=version,
-                                 classifier=f"emotion: {TEXT_EMOTION_CLASSIFIER}; sentiment: {TEXT_SENTIMENT_CLASSIFIER}")
+                                 classifier=out["CLASSIFIER"][0][0].decode())
 
     async def audio(self, u: ev.Utterance) -> pb.ModalityResult:
         samples = media.from_pcm16(u.pcm16)

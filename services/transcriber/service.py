@@ -19,6 +19,7 @@ from emopulse.v1 import results_pb2 as pb
 
 MODEL = "speech_to_text"
 MAX_GAP_S = 1.0  # speech regions closer than this share a Whisper chunk
+CONTEXT_UTTERANCES = 2  # previous utterances sent along as context (what the MELD text model was trained with)
 
 
 @dataclass
@@ -101,7 +102,7 @@ class Transcriber:
         chunks = media.group_regions(regions, self.rt.settings.transcribe_chunk_s, MAX_GAP_S)
         self.rt.log.info("%d speech regions in %.1fs of audio, %d chunks", len(regions), duration, len(chunks), extra=extra)
 
-        language, index = job.language, 0
+        language, index, recent = job.language, 0, []
         for number, (chunk_start, chunk_end) in enumerate(chunks):
             current = await self.rt.jobs.get(job.id)
             if current is None or current.state in bus.TERMINAL:
@@ -114,7 +115,9 @@ class Transcriber:
             language = language or doc.get("language", "")
             inside = [r for r in regions if r[1] > chunk_start and r[0] < chunk_end]
             for cut in cut_utterances(doc["segments"], chunk_start, inside, self.rt.settings.max_utterance_s):
-                await self._publish_utterance(job, index, cut, audio, language, info.has_video, version)
+                context = " ".join(recent[-CONTEXT_UTTERANCES:])
+                await self._publish_utterance(job, index, cut, audio, language, info.has_video, version, context)
+                recent.append(cut.text)
                 index += 1
             progress = pb.Progress(stage="transcribing", media_seconds_done=chunk_end, duration_s=duration)
             await self.rt.publish(bus.results_subject(job.id), pb.JobEvent(job_id=job.id, progress=progress),
@@ -131,13 +134,13 @@ class Transcriber:
         self.rt.log.info("transcribed: %d utterances", index, extra=extra)
 
     async def _publish_utterance(self, job: pb.Job, index: int, cut: Cut, audio: np.ndarray, language: str,
-                                 has_video: bool, version: str) -> None:
+                                 has_video: bool, version: str, context: str) -> None:
         span = audio[int(cut.start_s * SAMPLE_RATE): int(cut.end_s * SAMPLE_RATE)]
         utterance = ev.Utterance(
             job_id=job.id, index=index, start_s=cut.start_s, end_s=cut.end_s, text=cut.text, language=language,
             words=[pb.Word(text=w.strip(), start_s=s, end_s=e, probability=p) for w, s, e, p in cut.words],
             pcm16=media.to_pcm16(span), media_uri=job.media_uri, has_video=has_video, model_version=version,
-            cut_at=time.time())
+            cut_at=time.time(), context=context)
         await self.rt.publish(bus.utterances_subject(job.id), ev.UtteranceEvent(utterance=utterance),
                               f"utterance:{job.id}:{index}")
 

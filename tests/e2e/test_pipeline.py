@@ -52,12 +52,13 @@ def test_transcript_times_faces_and_probabilities(talking_job):
         assert len(result.sentiment) == len(SENTIMENTS) and sum(result.sentiment) == pytest.approx(1, abs=1e-5)
         text, audio, vision = result.modalities
         assert (text.modality, audio.modality, vision.modality) == (pb.TEXT, pb.AUDIO, pb.VISION)
-        assert text.present and len(text.emotion) == 7 and len(text.sentiment) == 3 and "untrained" in text.classifier
+        assert text.present and len(text.emotion) == 7 and len(text.sentiment) == 3 and "MELD" in text.classifier
         assert audio.present and len(audio.embedding) > 0 and not audio.emotion and not audio.sentiment
         assert vision.present and len(vision.faces) >= 1 and len(vision.emotion) == 7
         assert all(f.box.width >= 40 for f in vision.faces)
         assert not result.timed_out
         assert set(result.model_versions) >= {"speech_to_text", "text", "audio", "vision", "fusion"}
+        assert result.model_versions["text"] == "text_classifier:2"  # the MELD-trained version is served
     starts = [r.start_s for r in results]
     assert starts == sorted(starts)
 

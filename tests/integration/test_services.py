@@ -68,6 +68,7 @@ async def test_audiotext_publishes_text_and_audio_features(js, tmp_path):
     assert t.model_version.startswith("text_classifier:")
     assert a.present and a.modality == pb.AUDIO and len(a.embedding) == AUDIO_EMBEDDING_DIM
     assert not a.emotion and not a.sentiment and "no trained" in a.classifier
+    assert "MELD" in t.classifier and t.model_version == "text_classifier:2"
 
 
 async def test_vision_finds_the_face_or_says_why_not(js, talking_clip):
@@ -124,6 +125,7 @@ async def test_transcriber_cuts_the_clip_into_utterances(js, talking_clip):
     utterances, done = [e.utterance for e in events[:-1]], events[-1].done
     assert [u.index for u in utterances] == list(range(len(placed)))
     assert done.utterance_count == len(placed) and done.language == "en"
+    assert [u.context for u in utterances] == ["", utterances[0].text, f"{utterances[0].text} {utterances[1].text}"]
     for u, (start, end) in zip(utterances, placed):
         assert abs(u.start_s - start) < 0.6 and abs(u.end_s - end) < 0.6 and u.has_video
         assert len(u.pcm16) == pytest.approx(2 * SAMPLE_RATE * (u.end_s - u.start_s), abs=4)

@@ -36,6 +36,9 @@ def _text(value):
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
+CLASSIFIER = f"emotion: {TEXT_EMOTION_CLASSIFIER}; sentiment: {TEXT_SENTIMENT_CLASSIFIER}".encode()
+
+
 class TritonPythonModel:
     def initialize(self, args):
         torch.set_num_threads(int(os.environ.get("EMOPULSE_TEXT_THREADS") or 1))
@@ -83,5 +86,6 @@ class TritonPythonModel:
                 pb_utils.Tensor("EMBEDDING", emb[sl]),
                 pb_utils.Tensor("EMOTION", emotion[sl].astype(np.float32)),
                 pb_utils.Tensor("SENTIMENT", sentiment[sl].astype(np.float32)),
+                pb_utils.Tensor("CLASSIFIER", np.array([[CLASSIFIER]] * n, dtype=object)),
             ]))
         return responses
