@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from emopulse.client import Client
-from emopulse.labels import MODALITIES, SAMPLE_RATE
+from emopulse.labels import SAMPLE_RATE
 from emopulse.processing import media
 from emopulse.runtime.settings import Settings
 from emopulse.runtime.triton import Triton, strings
@@ -226,7 +226,7 @@ def main() -> int:
         ("baseline / EmoPulse", f"{f['baseline_over_emopulse']:.2f}×", f"≥ {TARGETS['baseline_over_emopulse']}×"),
         ("stack peak RSS", f"{f['stack_peak_rss_gib']:.2f} GiB", f"≤ {TARGETS['stack_peak_rss_gib']} GiB"),
     ]
-    print(f"\n| measure | result | target |\n|---|---|---|")
+    print("\n| measure | result | target |\n|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print(f"\nmachine: {results['machine']}; JSON in {args.out}")

@@ -13,7 +13,6 @@ from emopulse.labels import SAMPLE_RATE
 from emopulse.processing import media
 from emopulse.runtime import bus, metrics
 from emopulse.runtime.service import Runtime
-from emopulse.runtime.triton import strings
 from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
 

@@ -2,7 +2,6 @@
 stack, the service's output read back from JetStream (its models run in the real tritonserver)."""
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 

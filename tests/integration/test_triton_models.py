@@ -4,11 +4,8 @@ Start-to-ready time and per-model latency are printed (run with -s to see them).
 """
 
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +17,7 @@ import pytest
 
 from emopulse.labels import EMOTIONS, SAMPLE_RATE, SENTIMENTS
 from emopulse.processing.audio_features import AUDIO_EMBEDDING_DIM
-from emopulse.tritonserver import triton_command, wait_ready
+from tests.triton_server import tritonserver
 
 grpcclient = pytest.importorskip("tritonclient.grpc")
 
@@ -31,48 +28,12 @@ SENTENCE = "Please send me the report before the meeting on Friday morning."
 TIMINGS: dict[str, float] = {}
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def triton():
-    work = Path(tempfile.mkdtemp(prefix="emopulse-triton-"))
-    http, grpc_port, metrics = _free_ports(3)
-    argv, env = triton_command(REPO / "models", work, http, grpc_port, metrics)
-    env["EMOPULSE_WHISPER_MODEL"] = "base"
-    log_path = work / "tritonserver.log"
-    log = open(log_path, "wb")
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        try:
-            TIMINGS["start_to_ready_s"] = wait_ready(http, timeout=300, process=proc)
-        except Exception:
-            log.flush()
-            pytest.fail(f"tritonserver not ready:\n{log_path.read_text(errors='replace')[-6000:]}")
-        print(f"\ntritonserver start-to-ready: {time.monotonic() - start:.2f} s")
-        client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+    with tritonserver(REPO / "models", env={"EMOPULSE_WHISPER_MODEL": "base"}) as (client, log_path, ready_s):
+        TIMINGS["start_to_ready_s"] = ready_s
         yield client, log_path
-        client.close()
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.close()
-        print("timings:", json.dumps({k: round(v, 4) for k, v in TIMINGS.items()}))
-        shutil.rmtree(work, ignore_errors=True)
+    print("timings:", json.dumps({k: round(v, 4) for k, v in TIMINGS.items()}))
 
 
 def _timed(name, fn, repeats=3):

@@ -19,7 +19,8 @@ from sklearn.metrics import accuracy_score, f1_score
 from emopulse.labels import EMOTIONS, SENTIMENTS
 from emopulse.training import export, features, fusion_head, train_fusion
 from emopulse.training.data import read
-from tests.training.conftest import copy_model, tritonserver
+from tests.training.conftest import copy_model
+from tests.triton_server import tritonserver
 from tests.training.synthetic import CORRUPT_ID, MISSING_ID, make_dataset
 
 TEXT_VERSION = "2"   # the shipped text classifier, as the services use it
@@ -154,7 +155,7 @@ def test_exported_version_loads_in_tritonserver(run, dataset, tmp_path):
     model, _ = fusion_head.load(out)
     want_e, want_s = fusion_head.predict_inputs(model, test.inputs)
     dtypes = {"HAS_EMOTION": "BOOL", "HAS_SENTIMENT": "BOOL", "PRESENT": "BOOL"}
-    with tritonserver(repo) as (client, _):
+    with tritonserver(repo) as (client, _, _):
         assert client.is_model_ready("fusion", "2")
         inputs = []
         for name, arr in test.inputs.items():

@@ -19,7 +19,7 @@ import pytest
 from emopulse.labels import EMOTIONS, SENTIMENTS
 from emopulse.training import textmodel
 from emopulse.weights import minilm_dir
-from tests.training.conftest import tritonserver
+from tests.triton_server import tritonserver
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "text_classifier"
@@ -99,7 +99,7 @@ def test_tritonserver_serves_version_2(loaded, tmp_path):
         (repo / "text_classifier" / v).symlink_to(MODEL / v, target_is_directory=True)
     _, emo_ctx, sen_ctx = _predict(loaded, with_context=True)
     emb, emo, _ = _predict(loaded, with_context=False)
-    with tritonserver(repo) as (client, _):
+    with tritonserver(repo) as (client, _, _):
         assert client.is_model_ready("text_classifier", "2")
         assert not client.is_model_ready("text_classifier", "1")
         texts = np.array([[h[0].encode()] for h in HANDFUL], dtype=object)
