@@ -37,14 +37,11 @@ TARGETS = {"rtf": 0.30, "pipeline_over_slowest_stage": 1.3, "baseline_over_emopu
 
 # ---- the clip -------------------------------------------------------------------------------
 def make_clip(path: Path, duration_s: float) -> Path:
-    """Sentences of varied feeling over the astronaut's face, repeated to about duration_s."""
-    sentences, total = [], 0.0
-    while total < duration_s - 3:
-        for s in fixtures.SAMPLE_SENTENCES + fixtures.SHORT_SENTENCES:
-            sentences.append(s)
-            total += 3.6  # espeak at 150 wpm: ~2.8 s a sentence + 0.8 s gap
-            if total >= duration_s - 3:
-                break
+    """Sentences of varied feeling over the astronaut's face, repeated until the speech lasts duration_s."""
+    pool = fixtures.SAMPLE_SENTENCES + fixtures.SHORT_SENTENCES
+    sentences = []
+    while not sentences or fixtures.speech_track(sentences)[1][-1][1] + 0.5 < duration_s:
+        sentences.append(pool[len(sentences) % len(pool)])
     clip, _ = fixtures.make_talking_clip(path, sentences)
     return clip
 
@@ -112,11 +109,14 @@ async def stage_times(triton: Triton, clip: Path, settings: Settings) -> dict[st
     started = time.perf_counter()
     audio = media.decode_audio(clip)
     regions = media.speech_regions(audio, SAMPLE_RATE)
-    spans = []
+    spans, language = [], b""
     for start, end in media.group_regions(regions, settings.transcribe_chunk_s, MAX_GAP_S):
+        # as the transcriber does: detect the language on the first chunk, then pass it on
         out, _ = await triton.infer("speech_to_text", {"AUDIO": audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)],
-                                                       "LANGUAGE": np.array([b""], dtype=object)}, ["SEGMENTS"])
-        spans += [(start + s["start"], start + s["end"], s["text"]) for s in json.loads(out["SEGMENTS"][0])["segments"]]
+                                                       "LANGUAGE": np.array([language], dtype=object)}, ["SEGMENTS"])
+        doc = json.loads(out["SEGMENTS"][0])
+        language = language or doc["language"].encode()
+        spans += [(start + s["start"], start + s["end"], s["text"]) for s in doc["segments"]]
     times["transcribe"] = time.perf_counter() - started
 
     started = time.perf_counter()
