@@ -31,11 +31,16 @@ def running_stack(args):
 
 def cmd_up(args) -> int:
     from emopulse import weights
-    from emopulse.stack import Stack
+    from emopulse.stack import Stack, parse_workers
     if running_stack(args):
         raise UserError(f"a stack is already running from {data_dir(args)}: `emopulse down` first, or use another --data-dir")
     weights.prepare_whisper_base(progress=lambda msg: print(msg, file=sys.stderr))
-    stack = Stack.new(data_dir(args), gateway_port=args.port)
+    try:
+        workers = parse_workers(getattr(args, "workers", "") or os.environ.get("EMOPULSE_STACK_WORKERS", ""))
+    except ValueError as exc:
+        raise UserError(f"--workers {exc}") from None
+    stack = Stack.new(data_dir(args), gateway_port=args.port, model_repository=getattr(args, "models", None),
+                      workers=workers)
     try:
         stack.start(progress=lambda msg: print(f"… {msg}", file=sys.stderr))
     except RuntimeError as exc:
@@ -178,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the embedded stack in the background")
     up.add_argument("--port", type=int, default=int(os.environ.get("EMOPULSE_GRPC_PORT", 50051)), help="gateway port")
+    up.add_argument("--models", help="Triton model repository to serve (default: the repository's models/)")
+    up.add_argument("--workers", help="processes per worker, e.g. vision=2,audiotext=2 (default 1 each; "
+                                      "env EMOPULSE_STACK_WORKERS)")
     up.set_defaults(run=cmd_up)
     sub.add_parser("down", help="stop the embedded stack").set_defaults(run=cmd_down)
     sub.add_parser("status", help="health of each component").set_defaults(run=cmd_status)

@@ -68,13 +68,34 @@ class Ports:
     triton_grpc: int
     triton_metrics: int
     gateway: int
-    services: dict[str, int]   # health/reflection gRPC port of each worker
-    metrics: dict[str, int]    # Prometheus port of each service
+    services: dict[str, int]   # health/reflection gRPC port of each worker process
+    metrics: dict[str, int]    # Prometheus port of each service process
 
     @classmethod
-    def pick(cls, gateway: int = 0) -> "Ports":
+    def pick(cls, gateway: int = 0, workers: dict[str, int] | None = None) -> "Ports":
+        names = process_names(workers or {})
         return cls(free_port(), free_port(), free_port(), free_port(), gateway or free_port(),
-                   {s: free_port() for s in SERVICES if s != "gateway"}, {s: free_port() for s in SERVICES})
+                   {n: free_port() for n in names if n != "gateway"}, {n: free_port() for n in names})
+
+
+def process_names(workers: dict[str, int]) -> list[str]:
+    """One process per service, or workers[service] of them: vision, vision-2, ..."""
+    names = []
+    for service in SERVICES:
+        count = 1 if service == "gateway" else max(1, workers.get(service, 1))
+        names += [service] + [f"{service}-{i}" for i in range(2, count + 1)]
+    return names
+
+
+def parse_workers(text: str) -> dict[str, int]:
+    """'vision=2,audiotext=2' -> {'vision': 2, 'audiotext': 2}."""
+    workers = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        if name not in SERVICES or name == "gateway" or not count.isdigit() or int(count) < 1:
+            raise ValueError(f"{part!r}: expected WORKER=COUNT with a worker among {', '.join(SERVICES[1:])}")
+        workers[name] = int(count)
+    return workers
 
 
 @dataclass
@@ -83,11 +104,14 @@ class Stack:
     ports: Ports
     env: dict[str, str] = field(default_factory=dict)        # extra EMOPULSE_* settings for every service
     pids: dict[str, int] = field(default_factory=dict)
+    model_repository: Path = REPO_ROOT / "models"            # what tritonserver serves
     procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def new(cls, data_dir: Path, gateway_port: int = 0, env: dict[str, str] | None = None) -> "Stack":
-        return cls(Path(data_dir).resolve(), Ports.pick(gateway_port), dict(env or {}))
+    def new(cls, data_dir: Path, gateway_port: int = 0, env: dict[str, str] | None = None,
+            model_repository: Path | None = None, workers: dict[str, int] | None = None) -> "Stack":
+        return cls(Path(data_dir).resolve(), Ports.pick(gateway_port, workers), dict(env or {}),
+                   model_repository=Path(model_repository or REPO_ROOT / "models").resolve())
 
     # ---- addresses -----------------------------------------------------------------------
     @property
@@ -98,21 +122,26 @@ class Stack:
     def nats_url(self) -> str:
         return f"nats://127.0.0.1:{self.ports.nats}"
 
-    def grpc_port(self, service: str) -> int:
-        return self.ports.gateway if service == "gateway" else self.ports.services[service]
+    @property
+    def processes(self) -> list[str]:
+        """Service process names in start order (the workers' extra replicas included)."""
+        return list(self.ports.metrics)
+
+    def grpc_port(self, name: str) -> int:
+        return self.ports.gateway if name == "gateway" else self.ports.services[name]
 
     def scrape_targets(self) -> dict[str, str]:
         targets = {s: f"127.0.0.1:{p}" for s, p in self.ports.metrics.items()}
         targets["triton"] = f"127.0.0.1:{self.ports.triton_metrics}"
         return targets
 
-    def service_env(self, service: str) -> dict[str, str]:
+    def service_env(self, name: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update({
             "EMOPULSE_NATS_URL": self.nats_url,
             "EMOPULSE_TRITON_URL": f"127.0.0.1:{self.ports.triton_grpc}",
-            "EMOPULSE_GRPC_PORT": str(self.grpc_port(service)),
-            "EMOPULSE_METRICS_PORT": str(self.ports.metrics[service]),
+            "EMOPULSE_GRPC_PORT": str(self.grpc_port(name)),
+            "EMOPULSE_METRICS_PORT": str(self.ports.metrics[name]),
             "EMOPULSE_DATA_DIR": str(self.data_dir),
             "PYTHONPATH": str(REPO_ROOT),
         })
@@ -139,15 +168,17 @@ class Stack:
         self._wait("nats", lambda: tcp_open(self.ports.nats), 20)
 
     def start_triton(self, timeout: float = 300) -> None:
-        argv, env = triton_command(REPO_ROOT / "models", self.data_dir / "triton", self.ports.triton_http,
+        argv, env = triton_command(self.model_repository, self.data_dir / "triton", self.ports.triton_http,
                                    self.ports.triton_grpc, self.ports.triton_metrics)
         env = {**env, **{k: v for k, v in self.env.items() if k.startswith("EMOPULSE_")}}
         self._spawn("triton", argv, env)
         self._wait("triton", lambda: triton_ready(self.ports.triton_http), timeout)
 
-    def start_service(self, service: str, timeout: float = 60) -> None:
-        self._spawn(service, [sys.executable, "-m", f"services.{service}"], self.service_env(service))
-        self._wait(service, lambda: grpc_serving(f"127.0.0.1:{self.grpc_port(service)}"), timeout)
+    def start_service(self, name: str, timeout: float = 60) -> None:
+        """Start one service process (`vision`, or a replica such as `vision-2`)."""
+        service = name.split("-")[0]
+        self._spawn(name, [sys.executable, "-m", f"services.{service}"], self.service_env(name))
+        self._wait(name, lambda: grpc_serving(f"127.0.0.1:{self.grpc_port(name)}"), timeout)
 
     def start(self, progress=print) -> "Stack":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -155,9 +186,9 @@ class Stack:
         self.start_nats()
         progress("starting tritonserver (loads every model)")
         self.start_triton()
-        for service in SERVICES:
-            progress(f"starting {service}")
-            self.start_service(service)
+        for name in self.processes:
+            progress(f"starting {name}")
+            self.start_service(name)
         return self
 
     def _wait(self, name: str, ready, timeout: float) -> None:
@@ -198,13 +229,13 @@ class Stack:
 
     def stop(self) -> None:
         """Stop what this stack started: services first, then Triton, then NATS."""
-        for name in [*reversed(SERVICES), "triton", "nats"]:
+        for name in [*reversed(self.processes), "triton", "nats"]:
             self.kill(name, signal.SIGTERM)
         (self.data_dir / "stack.json").unlink(missing_ok=True)
 
     def status(self) -> dict[str, str]:
         out = {}
-        for name in ["nats", "triton", *SERVICES]:
+        for name in ["nats", "triton", *self.processes]:
             pid = self.pids.get(name)
             if pid is None or not _alive(pid):
                 out[name] = "not running"
@@ -219,7 +250,8 @@ class Stack:
     # ---- state file ----------------------------------------------------------------------
     def save(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        doc = {"ports": asdict(self.ports), "env": self.env, "pids": self.pids}
+        doc = {"ports": asdict(self.ports), "env": self.env, "pids": self.pids,
+               "model_repository": str(self.model_repository)}
         (self.data_dir / "stack.json").write_text(json.dumps(doc, indent=1))
 
     @classmethod
@@ -228,7 +260,8 @@ class Stack:
         if not path.exists():
             return None
         doc = json.loads(path.read_text())
-        return cls(Path(data_dir).resolve(), Ports(**doc["ports"]), doc["env"], {k: int(v) for k, v in doc["pids"].items()})
+        return cls(Path(data_dir).resolve(), Ports(**doc["ports"]), doc["env"], {k: int(v) for k, v in doc["pids"].items()},
+                   model_repository=Path(doc["model_repository"]))
 
 
 def _alive(pid: int) -> bool:

@@ -121,3 +121,17 @@ def test_reflection_lists_the_api(stack):
         reply = next(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     names = {s.name for s in reply.list_services_response.service}
     assert {"emopulse.v1.EmoPulse", "grpc.health.v1.Health"} <= names
+
+
+async def test_async_client_uploads_bytes_and_streams_results(stack, talking_clip):
+    from emopulse.client import AsyncClient
+    async with AsyncClient(stack.gateway) as client:
+        job = await client.upload(talking_clip[0].read_bytes(), filename="talk.mp4")
+        events = [e async for e in client.subscribe(job.id, timeout=240)]
+        assert [e.result.index for e in events if e.HasField("result")] == [0, 1, 2]
+        assert events[-1].HasField("summary")
+        assert (await client.get_job(job.id)).state == pb.SUCCEEDED
+        assert job.id in [j.id for j in await client.list_jobs(limit=50)]
+        with pytest.raises(grpc.RpcError) as info:
+            await client.cancel(job.id)
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION

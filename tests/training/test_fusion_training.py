@@ -168,3 +168,28 @@ def test_exported_version_loads_in_tritonserver(run, dataset, tmp_path):
         assert res.get_response().model_version == "2"
         np.testing.assert_allclose(res.as_numpy("EMOTION"), want_e, atol=1e-5)
         np.testing.assert_allclose(res.as_numpy("SENTIMENT"), want_s, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_exported_version_serves_the_running_pipeline(run, tmp_path, talking_clip):
+    """Export the trained head into a copy of models/, run the whole stack on it: results say fusion:2."""
+    import shutil
+
+    from emopulse.client import Client
+    from emopulse.stack import REPO_ROOT, Stack
+
+    repo = tmp_path / "models"
+    shutil.copytree(REPO_ROOT / "models", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    export.export_fusion(run["dir"], repo=repo)
+    stack = Stack.new(tmp_path / "stack", model_repository=repo)
+    try:
+        stack.start(progress=lambda msg: None)
+        with Client(stack.gateway) as client:
+            events = list(client.subscribe(client.upload(talking_clip[0]).id, timeout=240))
+    finally:
+        stack.stop()
+    results = [e.result for e in events if e.HasField("result")]
+    assert events[-1].HasField("summary") and len(results) == 3
+    for r in results:
+        assert r.model_versions["fusion"] == "fusion:2"
+        assert sum(r.emotion) == pytest.approx(1, abs=1e-5) and sum(r.sentiment) == pytest.approx(1, abs=1e-5)

@@ -80,3 +80,16 @@ def test_events_round_trip():
     assert back.WhichOneof("event") == "utterance" and back.utterance == u
     done = ev.UtteranceEvent.FromString(ev.UtteranceEvent(done=ev.TranscriptDone(job_id="j", utterance_count=0)).SerializeToString())
     assert done.WhichOneof("event") == "done" and done.done.utterance_count == 0
+
+
+def test_stack_worker_counts():
+    from emopulse.stack import Ports, parse_workers, process_names
+    assert parse_workers("vision=2, audiotext=3") == {"vision": 2, "audiotext": 3}
+    for bad in ("gateway=2", "vision=0", "vision", "ocr=2"):
+        with pytest.raises(ValueError):
+            parse_workers(bad)
+    names = process_names({"vision": 3})
+    assert names == ["gateway", "transcriber", "audiotext", "vision", "vision-2", "vision-3", "fusion"]
+    ports = Ports.pick(workers={"vision": 2})
+    assert set(ports.metrics) == set(process_names({"vision": 2})) and "gateway" not in ports.services
+    assert len({ports.gateway, *ports.services.values(), *ports.metrics.values()}) == 1 + 5 + 6
