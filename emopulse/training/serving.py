@@ -17,6 +17,7 @@ import torch
 import triton_python_backend_utils as pb_utils
 
 from emopulse.processing.device import instance_device
+from emopulse.triton_batch import execute_batched
 from emopulse.weights import sha256_file
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -112,22 +113,7 @@ class FusionHeadModel:
         pb_utils.Logger.log_info(f"fusion v{args['model_version']}: trained fusion head; weights sha256 {sha}")
 
     def execute(self, requests):
-        parts = {name: [] for name in FUSION_INPUTS}
-        counts = []
-        for request in requests:
-            for name in FUSION_INPUTS:
-                parts[name].append(pb_utils.get_input_tensor_by_name(request, name).as_numpy())
-            counts.append(parts["PRESENT"][-1].shape[0])
-        try:
-            x = {name: np.concatenate(v) for name, v in parts.items()}
+        def predict(x):
             emotion, sentiment = self.fusion_head.predict_inputs(self.model, x)
-        except Exception as exc:
-            return _errors(requests, "fusion", exc)
-        responses, start = [], 0
-        for n in counts:
-            responses.append(pb_utils.InferenceResponse([
-                pb_utils.Tensor("EMOTION", emotion[start:start + n]),
-                pb_utils.Tensor("SENTIMENT", sentiment[start:start + n]),
-            ]))
-            start += n
-        return responses
+            return {"EMOTION": emotion, "SENTIMENT": sentiment}
+        return execute_batched(requests, "fusion", FUSION_INPUTS, predict)
