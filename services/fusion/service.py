@@ -236,6 +236,7 @@ class Fusion:
                    for i in range(done.utterance_count)]
         job = await self.rt.jobs.get(job_id)
         if job is None or job.state in (pb.FAILED, pb.CANCELLED):
+            self.fused.pop(job_id, None)
             return
 
         def succeed(j: pb.Job) -> None:
