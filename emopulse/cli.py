@@ -51,22 +51,26 @@ def cmd_up(args) -> int:
     return 0
 
 
-def cmd_down(args) -> int:
+def recorded_stack(args):
+    """The stack `up` recorded in the data dir, or None (said on stdout)."""
     from emopulse.stack import Stack
     stack = Stack.load(data_dir(args))
     if stack is None:
         print(f"no stack recorded in {data_dir(args)}")
-        return 0
-    stack.stop()
-    print("stopped")
+    return stack
+
+
+def cmd_down(args) -> int:
+    stack = recorded_stack(args)
+    if stack:
+        stack.stop()
+        print("stopped")
     return 0
 
 
 def cmd_status(args) -> int:
-    from emopulse.stack import Stack
-    stack = Stack.load(data_dir(args))
+    stack = recorded_stack(args)
     if stack is None:
-        print(f"no stack recorded in {data_dir(args)}")
         return 1
     states = stack.status()
     for name, state in states.items():

@@ -38,7 +38,8 @@ def next_version(model_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def _target(repo: Path, name: str, version: int | None, overwrite: bool) -> tuple[Path, int]:
+def _target(repo: Path, name: str, version: int | None, overwrite: bool) -> tuple[Path, Path, int]:
+    """(empty staging folder, final version folder, version number) for a new export."""
     model_dir = Path(repo) / name
     if not (model_dir / "config.pbtxt").is_file():
         raise FileNotFoundError(f"{model_dir}/config.pbtxt not found: not a model of this repository")
@@ -48,7 +49,10 @@ def _target(repo: Path, name: str, version: int | None, overwrite: bool) -> tupl
     out = model_dir / str(version)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists (pass overwrite=True / --overwrite to replace it)")
-    return out, version
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp, out, version
 
 
 def _publish(tmp: Path, out: Path) -> None:
@@ -75,10 +79,7 @@ def export_text(run_dir: str | Path, eval_dir: str | Path | None = None, repo: s
 
     run_dir = Path(run_dir)
     history = json.loads((run_dir / "history.json").read_text())
-    tmp_out, version = _target(Path(repo), "text_classifier", version, overwrite)
-    tmp = tmp_out.with_name(f".{tmp_out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp, out, version = _target(Path(repo), "text_classifier", version, overwrite)
     shutil.copy2(run_dir / "weights" / textmodel.WEIGHTS_FILE, tmp / textmodel.WEIGHTS_FILE)
     (tmp / textmodel.WEIGHTS_FILE).chmod(0o644)
     sha = sha256_file(tmp / textmodel.WEIGHTS_FILE)
@@ -93,8 +94,8 @@ def export_text(run_dir: str | Path, eval_dir: str | Path | None = None, repo: s
     if report:
         (tmp / "MODEL_CARD.md").write_text(cards.text_card(version, history, report, sha,
                                                            (tmp / textmodel.WEIGHTS_FILE).stat().st_size))
-    _publish(tmp, tmp_out)
-    return tmp_out
+    _publish(tmp, out)
+    return out
 
 
 def export_fusion(run_dir: str | Path, repo: str | Path = MODELS, version: int | None = None,
@@ -104,10 +105,7 @@ def export_fusion(run_dir: str | Path, repo: str | Path = MODELS, version: int |
 
     run_dir = Path(run_dir)
     history = json.loads((run_dir / "history.json").read_text())
-    out, version = _target(Path(repo), "fusion", version, overwrite)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp, out, version = _target(Path(repo), "fusion", version, overwrite)
     for f in (fusion_head.WEIGHTS_FILE, fusion_head.META_FILE):
         shutil.copy2(run_dir / "weights" / f, tmp / f)
         (tmp / f).chmod(0o644)
