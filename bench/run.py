@@ -25,9 +25,9 @@ from emopulse.processing import media
 from emopulse.runtime.settings import Settings
 from emopulse.runtime.triton import Triton, strings
 from emopulse.stack import Stack
-from services.fusion.service import fusion_inputs
+from emopulse.processing.fusion import fusion_inputs
 from services.transcriber.service import MAX_GAP_S
-from services.vision.service import find_faces
+from emopulse.processing.vision import find_faces
 from emopulse.processing import vision
 from emopulse.v1 import results_pb2 as pb
 from tests import media as fixtures

@@ -9,7 +9,10 @@
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
@@ -27,14 +30,26 @@ SERVICE_CONFIG = json.dumps({"methodConfig": [{
 }]})
 OPTIONS = [("grpc.service_config", SERVICE_CONFIG), ("grpc.enable_retries", 1),
            ("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+# Beyond gRPC's own retries (a few seconds), a gateway that is restarting is waited for this long.
+# Safe for Upload/Analyze because each call carries a request id: a retry returns the same job.
+RECONNECT_S = 60.0
 
 
-def _chunks(data: bytes | Path | str, filename: str | None, language: str, progress=None) -> Iterator[api_pb2.UploadChunk]:
+def _unavailable(exc: grpc.RpcError) -> bool:
+    return exc.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def _backoff(attempt: int) -> float:
+    return min(0.25 * 2 ** attempt, 3.0)
+
+
+def _chunks(data: bytes | Path | str, filename: str | None, language: str, request_id: str,
+            progress=None) -> Iterator[api_pb2.UploadChunk]:
     if isinstance(data, (str, Path)):
         path = Path(data)
         filename = filename or path.name
         total = path.stat().st_size
-        yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename, language=language))
+        yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename, language=language, request_id=request_id))
         sent = 0
         with open(path, "rb") as f:
             while block := f.read(CHUNK_BYTES):
@@ -43,7 +58,8 @@ def _chunks(data: bytes | Path | str, filename: str | None, language: str, progr
                     progress(sent, total)
                 yield api_pb2.UploadChunk(data=block)
         return
-    yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename or "upload", language=language))
+    yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename or "upload", language=language,
+                                                      request_id=request_id))
     for start in range(0, len(data), CHUNK_BYTES):
         if progress:
             progress(min(start + CHUNK_BYTES, len(data)), len(data))
@@ -65,10 +81,25 @@ class Client:
     def close(self) -> None:
         self.channel.close()
 
+    def _retrying(self, call):
+        """call() again while the gateway is unreachable, up to RECONNECT_S."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return call()
+            except grpc.RpcError as exc:
+                if not _unavailable(exc) or time.monotonic() - started > RECONNECT_S:
+                    raise
+            time.sleep(_backoff(attempt))
+            attempt += 1
+
     def upload(self, data: bytes | Path | str, filename: str | None = None, language: str = "",
-               progress=None, timeout: float | None = None) -> pb.Job:
-        """Upload a file (path) or bytes and start a job."""
-        return self.stub.Upload(_chunks(data, filename, language, progress), timeout=timeout or self.timeout * 10)
+               progress=None, timeout: float | None = None, request_id: str | None = None) -> pb.Job:
+        """Upload a file (path) or bytes and start a job. Retried while the gateway is unreachable;
+        the request id makes a retry return the same job, never a second one."""
+        request_id = request_id or uuid.uuid4().hex
+        return self._retrying(lambda: self.stub.Upload(_chunks(data, filename, language, request_id, progress),
+                                                       timeout=timeout or self.timeout * 10))
 
     def analyze(self, media: str | Path | bytes, language: str = "") -> pb.Job:
         """Bytes or a local file are uploaded; any other string is a reference the gateway reads."""
@@ -76,13 +107,37 @@ class Client:
             return self.analyze_reference(media, language)
         return self.upload(media, language=language)
 
-    def analyze_reference(self, media: str, language: str = "") -> pb.Job:
+    def analyze_reference(self, media: str, language: str = "", request_id: str | None = None) -> pb.Job:
         """A path under the gateway's media root, or s3://bucket/key."""
-        return self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
+        request = api_pb2.AnalyzeRequest(media=media, language=language, request_id=request_id or uuid.uuid4().hex)
+        return self._retrying(lambda: self.stub.Analyze(request, timeout=self.timeout))
 
     def subscribe(self, job_id: str, timeout: float | None = None) -> Iterator[pb.JobEvent]:
-        """Every event of the job from its start; ends after the summary or the job's end."""
-        return self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=timeout)
+        """Every event of the job from its start; ends after the summary or the job's end.
+
+        The server ends the stream when the job ends, and every job ends (a watchdog fails work that
+        stopped). If the gateway goes away mid-stream, this reconnects and carries on where it was:
+        the replay is the same sequence, so the events already seen are skipped.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen, attempt, lost_at = 0, 0, None
+        while True:
+            left = None if deadline is None else max(0.1, deadline - time.monotonic())
+            position = 0
+            try:
+                for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=left):
+                    position += 1
+                    if position > seen:
+                        seen, attempt, lost_at = position, 0, None
+                        yield event
+                return
+            except grpc.RpcError as exc:
+                lost_at = lost_at or time.monotonic()
+                if not _unavailable(exc) or time.monotonic() - lost_at > RECONNECT_S or (
+                        deadline and time.monotonic() > deadline):
+                    raise
+            time.sleep(_backoff(attempt))
+            attempt += 1
 
     def results(self, job_id: str, timeout: float | None = None) -> tuple[list[pb.UtteranceResult], pb.JobEvent]:
         """Wait for a job: (utterance results in order, its last event)."""
@@ -98,7 +153,15 @@ class Client:
         return self.stub.GetJob(api_pb2.GetJobRequest(job_id=job_id), timeout=self.timeout)
 
     def list_jobs(self, limit: int = 0) -> list[pb.Job]:
-        return list(self.stub.ListJobs(api_pb2.ListJobsRequest(limit=limit), timeout=self.timeout).jobs)
+        """The newest `limit` jobs (0: every job, page by page)."""
+        jobs, token = [], ""
+        while True:
+            page = self.stub.ListJobs(api_pb2.ListJobsRequest(limit=min(limit - len(jobs), 1000) if limit else 0,
+                                                              page_token=token), timeout=self.timeout)
+            jobs += page.jobs
+            token = page.next_page_token
+            if not token or (limit and len(jobs) >= limit):
+                return jobs
 
     def cancel(self, job_id: str) -> pb.Job:
         return self.stub.CancelJob(api_pb2.CancelJobRequest(job_id=job_id), timeout=self.timeout)
@@ -119,26 +182,66 @@ class AsyncClient:
     async def close(self) -> None:
         await self.channel.close()
 
-    async def upload(self, data: bytes | Path | str, filename: str | None = None, language: str = "") -> pb.Job:
-        return await self.stub.Upload(_chunks(data, filename, language), timeout=self.timeout * 10)
+    async def _retrying(self, call):
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return await call()
+            except grpc.RpcError as exc:
+                if not _unavailable(exc) or time.monotonic() - started > RECONNECT_S:
+                    raise
+            await asyncio.sleep(_backoff(attempt))
+            attempt += 1
+
+    async def upload(self, data: bytes | Path | str, filename: str | None = None, language: str = "",
+                     request_id: str | None = None) -> pb.Job:
+        request_id = request_id or uuid.uuid4().hex
+        return await self._retrying(lambda: self.stub.Upload(_chunks(data, filename, language, request_id),
+                                                             timeout=self.timeout * 10))
 
     async def analyze(self, media: str | Path | bytes, language: str = "") -> pb.Job:
         if isinstance(media, str) and (media.startswith("s3://") or not Path(media).exists()):
             return await self.analyze_reference(media, language)
         return await self.upload(media, language=language)
 
-    async def analyze_reference(self, media: str, language: str = "") -> pb.Job:
-        return await self.stub.Analyze(api_pb2.AnalyzeRequest(media=media, language=language), timeout=self.timeout)
+    async def analyze_reference(self, media: str, language: str = "", request_id: str | None = None) -> pb.Job:
+        request = api_pb2.AnalyzeRequest(media=media, language=language, request_id=request_id or uuid.uuid4().hex)
+        return await self._retrying(lambda: self.stub.Analyze(request, timeout=self.timeout))
 
     async def subscribe(self, job_id: str, timeout: float | None = None) -> AsyncIterator[pb.JobEvent]:
-        async for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=timeout):
-            yield event
+        """As Client.subscribe: ends with the job, and carries on across a gateway restart."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen, attempt, lost_at = 0, 0, None
+        while True:
+            left = None if deadline is None else max(0.1, deadline - time.monotonic())
+            position = 0
+            try:
+                async for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=left):
+                    position += 1
+                    if position > seen:
+                        seen, attempt, lost_at = position, 0, None
+                        yield event
+                return
+            except grpc.RpcError as exc:
+                lost_at = lost_at or time.monotonic()
+                if not _unavailable(exc) or time.monotonic() - lost_at > RECONNECT_S or (
+                        deadline and time.monotonic() > deadline):
+                    raise
+            await asyncio.sleep(_backoff(attempt))
+            attempt += 1
 
     async def get_job(self, job_id: str) -> pb.Job:
         return await self.stub.GetJob(api_pb2.GetJobRequest(job_id=job_id), timeout=self.timeout)
 
     async def list_jobs(self, limit: int = 0) -> list[pb.Job]:
-        return list((await self.stub.ListJobs(api_pb2.ListJobsRequest(limit=limit), timeout=self.timeout)).jobs)
+        jobs, token = [], ""
+        while True:
+            page = await self.stub.ListJobs(api_pb2.ListJobsRequest(
+                limit=min(limit - len(jobs), 1000) if limit else 0, page_token=token), timeout=self.timeout)
+            jobs += page.jobs
+            token = page.next_page_token
+            if not token or (limit and len(jobs) >= limit):
+                return jobs
 
     async def cancel(self, job_id: str) -> pb.Job:
         return await self.stub.CancelJob(api_pb2.CancelJobRequest(job_id=job_id), timeout=self.timeout)

@@ -161,8 +161,8 @@ class Stack:
 
     def start_nats(self) -> None:
         config = self.data_dir / "nats.conf"
-        # Utterance events carry their audio (up to max_utterance_s of 16 kHz PCM): room above 1 MB.
-        config.write_text(f'listen: "127.0.0.1:{self.ports.nats}"\nmax_payload: 8MB\n'
+        # NATS's default 1 MB payload limit holds: utterance audio travels by reference, not on the bus.
+        config.write_text(f'listen: "127.0.0.1:{self.ports.nats}"\n'
                           f'jetstream {{ store_dir: "{self.data_dir / "nats"}" }}\n')
         self._spawn("nats", [_bin("nats-server"), "-c", str(config)], dict(os.environ))
         self._wait("nats", lambda: tcp_open(self.ports.nats), 20)
@@ -179,6 +179,10 @@ class Stack:
         service = name.split("-")[0]
         self._spawn(name, [sys.executable, "-m", f"services.{service}"], self.service_env(name))
         self._wait(name, lambda: grpc_serving(f"127.0.0.1:{self.grpc_port(name)}"), timeout)
+
+    def start_component(self, name: str) -> None:
+        """(Re)start one component by name: nats, triton, or a service process."""
+        {"nats": self.start_nats, "triton": self.start_triton}.get(name, lambda: self.start_service(name))()
 
     def start(self, progress=print) -> "Stack":
         self.data_dir.mkdir(parents=True, exist_ok=True)

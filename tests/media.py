@@ -10,6 +10,7 @@ pictures from scikit-image's astronaut photo (public domain, NASA), muxing from 
 from __future__ import annotations
 
 import functools
+import math
 import subprocess
 import sys
 import tempfile
@@ -260,6 +261,46 @@ def make_video_only(dir_: str | Path, duration_s: float = 3.0, name: str = "vide
 def make_silent_video(dir_: str | Path, duration_s: float = 3.0, name: str = "silent.mp4") -> Path:
     silence = np.zeros(int(duration_s * SAMPLE_RATE), np.float32)
     return write_mp4(Path(dir_) / name, silence, face_frame(), duration_s)
+
+
+def make_long_audio(
+    out_path: str | Path,
+    hours: float = 2.0,
+    period_s: float = 300.0,
+    speech_at_s: float = 58.0,
+    sentences: list[str] | None = None,
+    bitrate: str = "12k",
+) -> tuple[Path, list[tuple[float, float]]]:
+    """A long, small audio-only m4a (AAC mono 16 kHz at ``bitrate``; 2 h: about 1.2 MB, made in about
+    10 s): every ``period_s`` the sentences (default: two short ones, 0.8 s apart) start
+    ``speech_at_s`` into the period, the rest is silence. The default 58 s puts each utterance across
+    a 60 s boundary (the default streaming block). Returns the path and each sentence's placed
+    (start, end) in seconds, only those that fit entirely."""
+    out_path = Path(out_path)
+    speech, times = speech_track(sentences or SHORT_SENTENCES[:2], lead_s=0.0)
+    period = np.zeros(int(round(period_s * SAMPLE_RATE)), np.float32)
+    at = int(round(speech_at_s * SAMPLE_RATE))
+    if at + len(speech) > len(period):
+        raise ValueError("the sentences do not fit in one period after speech_at_s")
+    period[at : at + len(speech)] = speech
+    total_s = hours * 3600
+    with tempfile.TemporaryDirectory() as d:
+        wav = Path(d) / "period.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
+            w.writeframes((period * 32767).astype("<i2").tobytes())
+        # one encode of the looped period: exact sample positions, unlike stream-copying loops
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(wav), "-t", f"{total_s:.3f}",
+             "-c:a", "aac", "-b:a", bitrate, "-ar", str(SAMPLE_RATE), "-ac", "1", str(out_path)],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
+        )
+    placed = [
+        (k * period_s + speech_at_s + s, k * period_s + speech_at_s + e)
+        for k in range(math.ceil(total_s / period_s))
+        for s, e in times
+    ]
+    return out_path, [(s, e) for s, e in placed if e <= total_s]
 
 
 # ---------------------------------------------------------------- CLI

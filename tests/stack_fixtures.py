@@ -16,6 +16,8 @@ from emopulse.stack import Stack, free_port, tcp_open
 
 UPLOAD_LIMIT = 4 * 1024 * 1024
 FUSION_DEADLINE_S = 25
+# Two replicas of vision and fusion run the whole session: every test also checks they share work safely.
+WORKERS = {"vision": 2, "fusion": 2}
 
 
 @pytest.fixture(scope="session")
@@ -50,13 +52,18 @@ def media_root(tmp_path_factory):
 def stack(tmp_path_factory, s3_server, media_root):
     env = {
         "EMOPULSE_ACK_WAIT_S": "4",
+        "EMOPULSE_SHUTDOWN_GRACE_S": "1",
+        "EMOPULSE_SHUTDOWN_DRAIN_S": "2",
+        "EMOPULSE_OUTAGE_BUDGET_S": "240",     # a 2-minute Triton outage must only pause the work
+        "EMOPULSE_STALL_TIMEOUT_S": "400",
+        "EMOPULSE_REQUEUE_AFTER_S": "5",
         "EMOPULSE_FUSION_DEADLINE_S": str(FUSION_DEADLINE_S),
         "EMOPULSE_UPLOAD_LIMIT_BYTES": str(UPLOAD_LIMIT),
         "EMOPULSE_MEDIA_ROOT": str(media_root),
         "EMOPULSE_S3_ENDPOINT_URL": s3_server,
         "EMOPULSE_WHISPER_MODEL": "base",
     }
-    st = Stack.new(tmp_path_factory.mktemp("stack"), env=env)
+    st = Stack.new(tmp_path_factory.mktemp("stack"), env=env, workers=WORKERS)
     try:
         st.start(progress=lambda msg: None)
         yield st

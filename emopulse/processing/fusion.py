@@ -1,4 +1,4 @@
-"""Late fusion of per-modality probabilities (pure numpy).
+"""Late fusion of per-modality probabilities, the fusion model's inputs, and a job's summary.
 
 Rows of the modality axis follow ``emopulse.labels.MODALITIES`` (text, audio, vision).
 """
@@ -6,6 +6,12 @@ Rows of the modality axis follow ``emopulse.labels.MODALITIES`` (text, audio, vi
 from __future__ import annotations
 
 import numpy as np
+
+from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from emopulse.processing.audio_features import AUDIO_EMBEDDING_DIM
+from emopulse.v1 import results_pb2 as pb
+
+EMBEDDING_DIMS = {"text": 384, "audio": AUDIO_EMBEDDING_DIM, "vision": len(EMOTIONS)}
 
 
 def _fuse(probs: np.ndarray, has: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -55,3 +61,86 @@ def late_fusion(
         _fuse(emotion_probs, has_emotion, weights),
         _fuse(sentiment_probs, has_sentiment, weights),
     )
+
+
+def fusion_inputs(features: dict[str, pb.ModalityResult], weights: dict[str, float]) -> dict[str, np.ndarray]:
+    """Per-modality features -> the fusion model's fixed input tensors (batch of one)."""
+    def row(name: str, field: str, size: int) -> np.ndarray:
+        values = getattr(features[name], field) if name in features else []
+        return np.asarray(values, np.float32) if len(values) == size else np.zeros(size, np.float32)
+
+    present = [m in features and features[m].present for m in MODALITIES]
+    inputs = {f"EMBEDDING_{m.upper()}": row(m, "embedding", EMBEDDING_DIMS[m])[None] for m in MODALITIES}
+    inputs.update(
+        EMOTION_PROBS=np.stack([row(m, "emotion", len(EMOTIONS)) for m in MODALITIES])[None],
+        HAS_EMOTION=np.array([[p and len(features[m].emotion) == len(EMOTIONS) for m, p in zip(MODALITIES, present)]]),
+        SENTIMENT_PROBS=np.stack([row(m, "sentiment", len(SENTIMENTS)) for m in MODALITIES])[None],
+        HAS_SENTIMENT=np.array([[p and len(features[m].sentiment) == len(SENTIMENTS) for m, p in zip(MODALITIES, present)]]),
+        PRESENT=np.array([present]),
+        WEIGHTS=np.array([[weights.get(m, 0.0) for m in MODALITIES]], np.float32),
+    )
+    return inputs
+
+
+def summarise(results: list[pb.UtteranceResult], duration_s: float, language: str, note: str) -> pb.Summary:
+    summary = pb.Summary(utterance_count=len(results), duration_s=duration_s, language=language, note=note)
+    if results:
+        emotion = np.array([r.emotion for r in results])
+        sentiment = np.array([r.sentiment for r in results])
+        for labels, probs, share, mean in ((EMOTIONS, emotion, summary.emotion_distribution, summary.mean_emotion),
+                                           (SENTIMENTS, sentiment, summary.sentiment_distribution, summary.mean_sentiment)):
+            top = np.bincount(probs.argmax(axis=1), minlength=len(labels)) / len(results)
+            for label, s, m in zip(labels, top, probs.mean(axis=0)):
+                share[label] = float(s)
+                mean[label] = float(m)
+    return summary
+
+
+# ---- joining an utterance's parts (fusion's KV record; events_pb2.FusionRecord) ----------------
+
+def add_part(record, utterance=None, feature: pb.ModalityResult | None = None) -> bool:
+    """Put an utterance or one modality's feature into a FusionRecord; False when nothing changed
+    (already there, or the utterance is fused). The first feature of a modality stays."""
+    if record.HasField("result"):
+        return False
+    if utterance is not None:
+        if record.HasField("utterance"):
+            return False
+        record.utterance.CopyFrom(utterance)
+        return True
+    if any(f.modality == feature.modality for f in record.features):
+        return False
+    record.features.append(feature)
+    return True
+
+
+def features_of(record) -> dict[str, pb.ModalityResult]:
+    return {pb.Modality.Name(f.modality).lower(): f for f in record.features}
+
+
+def missing_modalities(record) -> list[str]:
+    have = features_of(record)
+    return [m for m in MODALITIES if m not in have]
+
+
+def local_fusion(features: dict[str, pb.ModalityResult], weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The late fusion the served model v1 does, computed here: the fallback when the model fails."""
+    x = fusion_inputs(features, weights)
+    present = x["PRESENT"].astype(bool)
+    emotion, sentiment = late_fusion(x["EMOTION_PROBS"], x["HAS_EMOTION"] & present,
+                                     x["SENTIMENT_PROBS"], x["HAS_SENTIMENT"] & present, x["WEIGHTS"])
+    return emotion[0], sentiment[0]
+
+
+def utterance_result(u, features: dict[str, pb.ModalityResult], emotion, sentiment, versions: dict[str, str],
+                     absent_reason: str) -> pb.UtteranceResult:
+    """The result of one utterance: a missing modality is an explicit absent entry saying why."""
+    entries = [features.get(m) or pb.ModalityResult(modality=pb.Modality.Value(m.upper()), present=False,
+                                                    absent_reason=absent_reason)
+               for m in MODALITIES]
+    versions = {"speech_to_text": u.model_version, **versions}
+    versions.update({m: f.model_version for m, f in features.items() if f.model_version})
+    return pb.UtteranceResult(job_id=u.job_id, index=u.index, start_s=u.start_s, end_s=u.end_s, text=u.text,
+                              words=u.words, language=u.language, emotion=emotion, sentiment=sentiment,
+                              modalities=entries, timed_out=[m for m in MODALITIES if m not in features],
+                              model_versions=versions)

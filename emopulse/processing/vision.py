@@ -181,3 +181,18 @@ def aggregate_expressions(probs: np.ndarray) -> np.ndarray:
     s = m.sum()
     m = m / s if s > 0 else np.full(p.shape[1], 1.0 / p.shape[1])
     return m.astype(np.float32)
+
+
+MIN_FACE_PX = 40
+
+
+def find_faces(path, times: list[float]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
+    """Frames at `times` -> (time, box) per face, their 64x64 crops, and how many frames were read."""
+    found, crops = [], []
+    frames = read_frames(path, times)
+    for t, frame in frames:
+        gray = frame if frame.ndim == 2 else frame.mean(axis=2).astype(np.uint8)
+        for box in detect_faces(gray, MIN_FACE_PX):
+            found.append((t, tuple(int(v) for v in box)))
+            crops.append(face_crop(gray, box))
+    return found, np.stack(crops).astype(np.float32) if crops else np.zeros((0, 64, 64), np.float32), len(frames)

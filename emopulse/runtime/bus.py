@@ -6,12 +6,14 @@ Subjects say what happened:
   features.<modality>.<job>    Feature           -> fusion
   results.<job>                JobEvent          -> gateway Subscribe (replayed from the start)
 Every publish carries a Nats-Msg-Id derived from (job, utterance, modality), so JetStream drops a
-duplicate that a redelivered handler publishes again.
+duplicate that a redelivered handler publishes again. Audio never rides the bus: an utterance names
+its audio in storage (claim check), so any NATS with the default 1 MB payload limit works.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -21,10 +23,12 @@ import nats
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
 from nats.aio.msg import Msg
 
 from emopulse.runtime import metrics
+from emopulse.runtime.dependencies import Dependencies, is_outage
+from emopulse.runtime.settings import Settings
 from emopulse.v1 import results_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,10 @@ STREAMS = {
     "FEATURES": ["features.>"],
     "RESULTS": ["results.>"],
 }
+# JetStream's own note that a message ran out of deliveries (say its worker died on the last one):
+# kept in a stream so the failure is recorded even when no worker was listening at that moment.
+ADVISORIES = "ADVISORIES"
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 JOBS_BUCKET = "jobs"
 TERMINAL = {pb.SUCCEEDED, pb.FAILED, pb.CANCELLED}
 
@@ -61,21 +69,56 @@ async def connect(url: str, name: str) -> nats.NATS:
                               connect_timeout=5)
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create the streams and buckets if missing (idempotent, any service may start first)."""
-    for name, subjects in STREAMS.items():
-        config = StreamConfig(name=name, subjects=subjects, storage=StorageType.FILE,
-                              duplicate_window=DUPLICATE_WINDOW_S, num_replicas=replicas)
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Create the streams and the jobs bucket if missing, with the limits the settings give (idempotent)."""
+    limits = dict(storage=StorageType.FILE, num_replicas=settings.stream_replicas,
+                  max_age=settings.stream_max_age_s, max_bytes=settings.stream_max_bytes)
+    configs = [StreamConfig(name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_S, **limits)
+               for name, subjects in STREAMS.items()]
+    configs.append(StreamConfig(name=ADVISORIES, subjects=[MAX_DELIVERIES_ADVISORY + ".>"], **limits))
+    for config in configs:
         try:
             await js.add_stream(config)
         except BadRequestError:
             await js.update_stream(config)
-    await js.create_key_value(KeyValueConfig(bucket=JOBS_BUCKET, history=1, storage=StorageType.FILE, replicas=replicas))
+    await bucket(js, JOBS_BUCKET, settings)
+
+
+async def bucket(js: JetStreamContext, name: str, settings: Settings):
+    """A KV bucket with the settings' age and size limits (created if missing)."""
+    return await js.create_key_value(KeyValueConfig(
+        bucket=name, history=1, storage=StorageType.FILE, replicas=settings.stream_replicas,
+        ttl=settings.stream_max_age_s, max_bytes=settings.kv_max_bytes))
 
 
 async def publish(js: JetStreamContext, subject: str, message, msg_id: str, service: str) -> None:
     await js.publish(subject, message.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
     metrics.EVENTS_PUBLISHED.labels(service, subject.split(".", 1)[0]).inc()
+
+
+async def cas(kv, key: str, parse, change) -> tuple[object, bool]:
+    """Compare-and-set one KV record: change(record) edits it in place and returns whether it changed.
+
+    Returns (stored record, whether this call wrote it). A missing key starts from parse(b"").
+    Several replicas may race on the same key; exactly one write wins per revision and the others retry
+    on the new value, so no per-process lock is needed.
+    """
+    while True:
+        try:
+            entry = await kv.get(key)
+            record, revision = parse(entry.value or b""), entry.revision
+        except KeyNotFoundError:
+            record, revision = parse(b""), None
+        if not change(record):
+            return record, False
+        try:
+            if revision is None:
+                await kv.create(key, record.SerializeToString())
+            else:
+                await kv.update(key, record.SerializeToString(), last=revision)
+            return record, True
+        except (KeyWrongLastSequenceError, BadRequestError):
+            continue  # another writer won this revision: read again and reapply
 
 
 class JobStore:
@@ -91,8 +134,13 @@ class JobStore:
             self._kv = await self.js.key_value(JOBS_BUCKET)
         return self._kv
 
-    async def create(self, job: pb.Job) -> None:
-        await (await self._bucket()).create(job.id, job.SerializeToString())
+    async def create(self, job: pb.Job) -> bool:
+        """Record a new job; False when a job with this id exists already (an idempotent retry)."""
+        try:
+            await (await self._bucket()).create(job.id, job.SerializeToString())
+            return True
+        except (KeyWrongLastSequenceError, BadRequestError):
+            return False
 
     async def get(self, job_id: str) -> pb.Job | None:
         if not job_id or not all(c.isalnum() or c in "-_" for c in job_id):
@@ -105,62 +153,88 @@ class JobStore:
 
     async def update(self, job_id: str, change: Callable[[pb.Job], None]) -> pb.Job | None:
         """Apply change() with compare-and-set; returns the stored job, unchanged if it was terminal."""
-        kv = await self._bucket()
-        while True:
-            try:
-                entry = await kv.get(job_id)
-            except KeyNotFoundError:
-                return None
-            job = pb.Job.FromString(entry.value)
-            if job.state in TERMINAL:
-                return job
+        def apply(job: pb.Job) -> bool:
+            if not job.id or job.state in TERMINAL:
+                return False
             change(job)
             job.updated_at = time.time()
-            try:
-                await kv.update(job_id, job.SerializeToString(), last=entry.revision)
-            except KeyWrongLastSequenceError:
-                continue
-            if job.state in TERMINAL:
-                metrics.JOBS_FINISHED.labels(pb.JobState.Name(job.state)).inc()
-                metrics.JOB_SECONDS.observe(max(0.0, job.updated_at - job.created_at))
-            return job
+            return True
+
+        job, written = await cas(await self._bucket(), job_id, pb.Job.FromString, apply)
+        if not job.id:
+            return None
+        if written and job.state in TERMINAL:
+            metrics.JOBS_FINISHED.labels(pb.JobState.Name(job.state)).inc()
+            metrics.JOB_SECONDS.observe(max(0.0, job.updated_at - job.created_at))
+        return job
 
     async def end(self, job_id: str, state: int, reason: str = "") -> pb.Job | None:
         """Move a job to a terminal state; FAILED/CANCELLED also end its result stream."""
-        before = await self.get(job_id)
-        if before is None or before.state in TERMINAL:
-            return before
-
         def change(job: pb.Job) -> None:
             job.state = state
             job.reason = reason
 
         job = await self.update(job_id, change)
         if job is not None and job.state == state and state != pb.SUCCEEDED:
-            event = pb.JobEvent(job_id=job_id, ended=job)
-            await publish(self.js, results_subject(job_id), event, f"end:{job_id}", self.service)
+            # Published again by whoever finds the job ended, so a crash right after the write is mended.
+            await self.publish_end(job)
         return job
 
-    async def list(self) -> list[pb.Job]:
+    async def publish_end(self, job: pb.Job) -> None:
+        await publish(self.js, results_subject(job.id), pb.JobEvent(job_id=job.id, ended=job), f"end:{job.id}",
+                      self.service)
+
+    async def all(self) -> list[pb.Job]:
+        """Every job, newest first."""
         kv = await self._bucket()
         try:
             keys = await kv.keys()
         except NoKeysError:
             return []
         jobs = [await self.get(k) for k in keys]
-        return sorted((j for j in jobs if j is not None), key=lambda j: j.created_at, reverse=True)
+        return sorted((j for j in jobs if j is not None), key=lambda j: (j.created_at, j.id), reverse=True)
+
+    async def page(self, size: int, token: str = "") -> tuple[list[pb.Job], str]:
+        """One page of jobs, newest first, and the token of the next page ("" after the last).
+
+        The token names the last job of the page by (created_at, id), so jobs created meanwhile do not
+        shift later pages.
+        """
+        jobs = await self.all()
+        if token:
+            created, _, last_id = token.partition(":")
+            after = (float(created), last_id)
+            jobs = [j for j in jobs if (j.created_at, j.id) < after]
+        page = jobs[:size]
+        more = len(jobs) > size
+        return page, (f"{page[-1].created_at!r}:{page[-1].id}" if more else "")
 
 
-Handler = Callable[[bytes], Awaitable[None]]
+Handler = Callable[[bytes], Awaitable[float | None]]
 GiveUp = Callable[[bytes, BaseException], Awaitable[None]]
+
+
+class OutageTooLong(Exception):
+    pass
+
+
+class WorkerDied(Exception):
+    pass
 
 
 @dataclass
 class Consumer:
     """A durable pull consumer: explicit acks, bounded redelivery, heartbeats while a message runs.
 
-    A handler that raises is retried (nak with backoff) until max_deliver; then give_up() records the
-    failure as the message's outcome (a FAILED job, an absent feature) and the message is acked.
+    - A handler returns None when done, or a number of seconds to see the message again then (a timer
+      that survives a crash: the message is redelivered to whichever replica is alive).
+    - While a dependency is down the loop takes no new work, and a message that hit the outage waits
+      in place (heartbeating) and is retried when the dependency is back: an outage costs no delivery.
+      Past the outage budget the failure becomes the message's outcome.
+    - A handler that fails on its input is retried (nak with backoff) until max_deliver; then give_up()
+      records the failure as the message's outcome (a FAILED job, an absent feature) and it is acked.
+    - A message whose worker died on its last delivery is given up through JetStream's max-deliveries
+      advisory, so even that job ends.
     """
     js: JetStreamContext
     service: str
@@ -169,41 +243,59 @@ class Consumer:
     durable: str
     handler: Handler
     give_up: GiveUp
+    dependencies: Dependencies
     concurrency: int = 4
-    ack_wait_s: float = 60.0
+    ack_wait_s: float = 10.0
     max_deliver: int = 5
+    outage_budget_s: float = 300.0
+    drain_s: float = 8.0
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                              ack_wait=self.ack_wait_s, max_deliver=self.max_deliver, max_ack_pending=10_000,
+                              filter_subject=self.subject)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
-                                deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait_s,
-                                max_deliver=self.max_deliver, max_ack_pending=10_000,
-                                filter_subject=self.subject)
-        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream, config=config)
+        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream, config=self.config())
+        advisories = asyncio.create_task(self._advisories(stopping))
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task] = set()
-        while not stopping.is_set():
-            await slots.acquire()  # one free slot, one message: a busy worker leaves work to others
-            try:
-                msgs = await sub.fetch(batch=1, timeout=1.0)
-            except (NatsTimeout, asyncio.TimeoutError):
-                slots.release()
-                continue
-            except Exception as exc:  # connection trouble: nats-py reconnects, we retry
-                slots.release()
-                log.warning("fetch failed: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                task = asyncio.create_task(self._handle(msg, slots))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(tasks, timeout=self.ack_wait_s)
-        # Leave the inbox before the connection drains (the durable consumer stays on the server).
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+        try:
+            while not stopping.is_set():
+                if not await self.dependencies.ready():  # an outage pauses consumption
+                    metrics.PAUSED.labels(self.service).set(1)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stopping.wait(), 1.0)
+                    continue
+                metrics.PAUSED.labels(self.service).set(0)
+                await slots.acquire()  # one free slot, one message: a busy worker leaves work to others
+                try:
+                    msgs = await sub.fetch(batch=1, timeout=1.0)
+                except (NatsTimeout, asyncio.TimeoutError):
+                    slots.release()
+                    continue
+                except Exception as exc:  # connection trouble: nats-py reconnects, we retry
+                    slots.release()
+                    log.warning("fetch failed: %s", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in msgs:
+                    task = asyncio.create_task(self._handle(msg, slots, stopping))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+            # In-flight work gets drain_s; what is left goes back to the stream at once (nak), so a
+            # replacement takes it without waiting out ack_wait.
+            if tasks:
+                await asyncio.wait(set(tasks), timeout=self.drain_s)
+        finally:
+            for task in [*tasks, advisories]:
+                task.cancel()
+            await asyncio.gather(*tasks, advisories, return_exceptions=True)
+            # Leave the inbox before the connection drains (the durable consumer stays on the server).
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
-    async def _handle(self, msg: Msg, slots: asyncio.Semaphore) -> None:
+    async def _handle(self, msg: Msg, slots: asyncio.Semaphore, stopping: asyncio.Event) -> None:
         delivered = msg.metadata.num_delivered
         metrics.EVENTS_CONSUMED.labels(self.service, self.stream).inc()
         if delivered > 1:
@@ -211,24 +303,56 @@ class Consumer:
         metrics.IN_FLIGHT.labels(self.service).inc()
         beat = asyncio.create_task(self._heartbeat(msg))
         try:
-            await self.handler(msg.data)
-            await msg.ack()
+            later = await self._attempt(msg.data, stopping)
+            if later is not None:
+                await msg.nak(delay=max(0.1, later))
+            else:
+                await msg.ack()
         except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(msg.nak())
             raise
         except Exception as exc:
             metrics.FAILURES.labels(self.service, type(exc).__name__).inc()
-            if delivered >= self.max_deliver:
-                log.exception("giving up after %d deliveries", delivered)
-                with contextlib.suppress(Exception):
-                    await self.give_up(msg.data, exc)
-                await msg.ack()
+            if isinstance(exc, OutageTooLong) or delivered >= self.max_deliver:
+                log.error("giving up after %d deliveries: %s", delivered, exc)
+                try:
+                    await self._give_up(msg.data, exc, "outage" if isinstance(exc, OutageTooLong) else "input")
+                    await msg.ack()
+                except Exception:  # left to redelivery, then to the max-deliveries advisory
+                    log.exception("give-up failed; the message stays on the stream")
             else:
                 log.warning("handler failed (delivery %d of %d): %s", delivered, self.max_deliver, exc)
-                await msg.nak(delay=min(0.5 * 2 ** delivered, 10))
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=min(0.5 * 2 ** delivered, 10))
         finally:
             beat.cancel()
             metrics.IN_FLIGHT.labels(self.service).dec()
             slots.release()
+
+    async def _attempt(self, data: bytes, stopping: asyncio.Event) -> float | None:
+        """Run the handler; an outage is waited out in place (the heartbeat keeps the lease)."""
+        outage_since = None
+        while True:
+            try:
+                return await self.handler(data)
+            except Exception as exc:
+                if not is_outage(exc) and await self.dependencies.ready():
+                    raise
+                outage_since = outage_since or time.monotonic()
+                waited = time.monotonic() - outage_since
+                if waited > self.outage_budget_s:
+                    raise OutageTooLong(f"a dependency was unavailable for {waited:.0f} s: {exc}") from exc
+                metrics.OUTAGE_WAITS.labels(self.service).inc()
+                log.warning("dependency unavailable, waiting to retry: %s", exc)
+                await asyncio.sleep(1.0)
+                await self.dependencies.wait_ready(stopping)
+                if stopping.is_set():
+                    await asyncio.Event().wait()  # let shutdown cancel us: the message is nak'd
+
+    async def _give_up(self, data: bytes, error: BaseException, why: str) -> None:
+        metrics.GIVE_UPS.labels(self.service, why).inc()
+        await self.give_up(data, error)
 
     async def _heartbeat(self, msg: Msg) -> None:
         """Tell JetStream the message is still being worked on, so ack_wait bounds only dead workers."""
@@ -236,3 +360,40 @@ class Consumer:
             while True:
                 await asyncio.sleep(self.ack_wait_s / 3)
                 await msg.in_progress()
+
+    async def _advisories(self, stopping: asyncio.Event) -> None:
+        """Give up messages JetStream stopped delivering because their worker kept dying on them."""
+        subject = f"{MAX_DELIVERIES_ADVISORY}.{self.stream}.{self.durable}"
+        durable = f"{self.durable}-max-deliveries"
+        while not stopping.is_set():
+            try:
+                sub = await self.js.pull_subscribe(subject, durable=durable, stream=ADVISORIES, config=ConsumerConfig(
+                    durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=max(30.0, self.ack_wait_s),
+                    filter_subject=subject, max_deliver=-1))
+                break
+            except Exception as exc:
+                log.warning("advisory consumer not ready: %s", exc)
+                await asyncio.sleep(1.0)
+        while not stopping.is_set():
+            try:
+                msgs = await sub.fetch(batch=1, timeout=1.0)
+            except (NatsTimeout, asyncio.TimeoutError):
+                continue
+            except Exception as exc:
+                log.warning("advisory fetch failed: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
+            for advisory in msgs:
+                try:
+                    info = json.loads(advisory.data)
+                    original = await self.js.get_msg(self.stream, info["stream_seq"])
+                    await self._give_up(original.data, WorkerDied(
+                        f"its worker stopped {info.get('deliveries', self.max_deliver)} times while handling it"),
+                        "worker died")
+                except NotFoundError:
+                    pass  # the message itself is gone (aged out): nothing left to record
+                except Exception:
+                    log.exception("could not give up an undeliverable message")
+                    await advisory.nak(delay=5)
+                    continue
+                await advisory.ack()

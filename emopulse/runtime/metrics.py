@@ -9,6 +9,11 @@ EVENTS_CONSUMED = Counter("emopulse_events_consumed_total", "Bus messages handle
 EVENTS_PUBLISHED = Counter("emopulse_events_published_total", "Bus messages published", ["service", "stream"])
 REDELIVERIES = Counter("emopulse_redeliveries_total", "Bus messages received more than once", ["service", "stream"])
 FAILURES = Counter("emopulse_failures_total", "Messages that failed, by reason", ["service", "reason"])
+PAUSED = Gauge("emopulse_consumption_paused", "1 while a worker takes no work because a dependency is down",
+               ["service"])
+OUTAGE_WAITS = Counter("emopulse_outage_waits_total", "Messages that waited in place for a dependency to come back",
+                       ["service"])
+GIVE_UPS = Counter("emopulse_give_ups_total", "Messages whose outcome became a recorded failure", ["service", "why"])
 IN_FLIGHT = Gauge("emopulse_in_flight", "Messages being handled now", ["service"])
 STAGE_SECONDS = Histogram("emopulse_stage_seconds", "Time spent in one stage", ["stage"], buckets=LATENCY_BUCKETS)
 JOBS_FINISHED = Counter("emopulse_jobs_finished_total", "Jobs that reached a final state", ["state"])
@@ -18,6 +23,6 @@ MODEL_SECONDS = Histogram("emopulse_model_request_seconds", "Triton request late
                           ["model"], buckets=LATENCY_BUCKETS)
 
 
-def serve(port: int) -> None:
+def serve(port: int, host: str = "0.0.0.0") -> None:
     if port:
-        start_http_server(port, addr="0.0.0.0")
+        start_http_server(port, addr=host)

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from emopulse.runtime import bus, logs, metrics
+from emopulse.runtime.dependencies import Dependencies
 from emopulse.runtime.settings import Settings
 from emopulse.runtime.storage import MediaStore
 from emopulse.runtime.triton import Triton
@@ -36,6 +37,7 @@ class Runtime:
         self.js = None
         self.jobs: bus.JobStore | None = None
         self.triton: Triton | None = None
+        self.dependencies: Dependencies | None = None
         self.store = MediaStore(settings)
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server()
@@ -47,8 +49,9 @@ class Runtime:
 
     def consumer(self, stream: str, subject: str, durable: str, handler, give_up) -> bus.Consumer:
         s = self.settings
-        return bus.Consumer(self.js, self.name, stream, subject, durable, handler, give_up,
-                            concurrency=s.concurrency, ack_wait_s=s.ack_wait_s, max_deliver=s.max_deliver)
+        return bus.Consumer(self.js, self.name, stream, subject, durable, handler, give_up, self.dependencies,
+                            concurrency=s.concurrency, ack_wait_s=s.ack_wait_s, max_deliver=s.max_deliver,
+                            outage_budget_s=s.outage_budget_s, drain_s=s.shutdown_drain_s)
 
 
 class Service(Protocol):
@@ -57,10 +60,10 @@ class Service(Protocol):
     async def run(self, stopping: asyncio.Event) -> None: ...
 
 
-async def _watch_health(runtime: Runtime, models: tuple[str, ...], stopping: asyncio.Event) -> None:
+async def _watch_health(runtime: Runtime, stopping: asyncio.Event) -> None:
     """Health follows real dependency state: NATS connected and every needed model ready."""
     while not stopping.is_set():
-        ok = runtime.nc.is_connected and (not models or await runtime.triton.ready(models))
+        ok = await runtime.dependencies.ready()
         status = SERVING if ok else NOT_SERVING
         await runtime.health.set("", status)
         await runtime.health.set(f"emopulse.{runtime.name}", status)
@@ -91,19 +94,20 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
         runtime.nc = await bus.connect(settings.nats_url, name)
         stack.push_async_callback(_bounded, runtime, "nats drain", runtime.nc.drain())
         runtime.js = runtime.nc.jetstream()
-        await bus.ensure_streams(runtime.js, settings.stream_replicas)
+        await bus.ensure_streams(runtime.js, settings)
         runtime.jobs = bus.JobStore(runtime.js, name)
         service = build(runtime)
         if service.models:
             settings.require("triton_url")
             runtime.triton = Triton(settings.triton_url, settings.triton_timeout_s)
             stack.push_async_callback(_bounded, runtime, "triton close", runtime.triton.close())
+        runtime.dependencies = Dependencies(runtime.nc, runtime.triton, service.models)
         metrics.serve(settings.metrics_port)
         reflection.enable_server_reflection(runtime.service_names, runtime.server)
         port = runtime.server.add_insecure_port(f"0.0.0.0:{settings.grpc_port}")
         await runtime.server.start()
-        stack.push_async_callback(_bounded, runtime, "gRPC stop", runtime.server.stop(3))
-        watcher = asyncio.create_task(_watch_health(runtime, service.models, stopping))
+        stack.push_async_callback(_bounded, runtime, "gRPC stop", runtime.server.stop(settings.shutdown_grace_s))
+        watcher = asyncio.create_task(_watch_health(runtime, stopping))
         runtime.log.info("started: gRPC on port %d", port)
         work = asyncio.create_task(service.run(stopping))
         done, _ = await asyncio.wait({work, asyncio.create_task(stopping.wait())},
@@ -113,7 +117,7 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
         stopping.set()
         await runtime.health.enter_graceful_shutdown()
         runtime.log.info("shutting down")
-        await asyncio.wait({work, watcher}, timeout=10)
+        await asyncio.wait({work, watcher}, timeout=settings.shutdown_drain_s + 2)
         runtime.log.info("work stopped (%s); closing connections", "done" if work.done() else "still running")
     if work.done() and not work.cancelled() and work.exception():
         raise SystemExit(1)

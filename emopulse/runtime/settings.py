@@ -34,11 +34,23 @@ class Settings:
     s3_endpoint_url: str = ""               # e.g. a MinIO or SeaweedFS address; empty = AWS
     s3_region: str = "us-east-1"
     upload_limit_bytes: int = 2 * 1024**3
+    s3_cache_limit_bytes: int = 20 * 1024**3  # S3 media cached on a worker's disk; least recently used goes first
     # Bus behaviour
     stream_replicas: int = 1                # JetStream replicas of every stream and bucket (3 on a NATS cluster)
-    ack_wait_s: float = 60.0                # a worker that dies mid-message gets it redelivered after this
-    max_deliver: int = 5                    # bounded redelivery, then the message's outcome is "failed"
+    stream_max_age_s: float = 7 * 24 * 3600  # events, job records and fusion state are kept this long
+    stream_max_bytes: int = 2 * 1024**3     # per stream (JOBS, UTTERANCES, FEATURES, RESULTS); oldest dropped first
+    kv_max_bytes: int = 1024**3             # per KV bucket (jobs, fusion, transcripts)
+    ack_wait_s: float = 10.0                # a dead worker's message is redelivered after this (live ones heartbeat)
+    max_deliver: int = 5                    # attempts for a message that fails on its input, then "failed"
+    outage_budget_s: float = 300.0          # how long work waits for Triton/NATS/storage to come back before failing
+    stall_timeout_s: float = 900.0          # a RUNNING job with no progress this long is FAILED by the watchdog
+    requeue_after_s: float = 30.0           # a QUEUED job older than this is published again (repairs a lost publish)
     concurrency: int = 4                    # messages one worker process handles at once
+    list_page_size: int = 100               # ListJobs page size when the request gives none (max 1000)
+    # Shutdown, in this order: gRPC grace < in-flight drain < ack_wait; the chart's
+    # terminationGracePeriodSeconds is above grace + drain + the close steps (see README)
+    shutdown_grace_s: float = 3.0           # open RPCs get this long to finish
+    shutdown_drain_s: float = 8.0           # in-flight messages get this long, then go back to the stream at once
     # Pipeline
     language: str = ""                      # default spoken language; empty = detect
     transcribe_chunk_s: float = 20.0        # speech is sent to Whisper in chunks up to this long
@@ -62,7 +74,17 @@ class Settings:
                 values[f.name] = kind(raw)
             except ValueError:
                 raise SettingsError(f"{PREFIX}{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
-        return cls(**values)
+        return cls(**values).check()
+
+    def check(self) -> "Settings":
+        """Timeouts that only work in one order are refused in any other."""
+        if not self.shutdown_grace_s < self.shutdown_drain_s < self.ack_wait_s:
+            raise SettingsError(f"{PREFIX}SHUTDOWN_GRACE_S < {PREFIX}SHUTDOWN_DRAIN_S < {PREFIX}ACK_WAIT_S must hold "
+                                f"({self.shutdown_grace_s:g}, {self.shutdown_drain_s:g}, {self.ack_wait_s:g})")
+        if not self.outage_budget_s < self.stall_timeout_s:
+            raise SettingsError(f"{PREFIX}OUTAGE_BUDGET_S must be below {PREFIX}STALL_TIMEOUT_S, or the watchdog "
+                                f"fails jobs that are only waiting for a dependency")
+        return self
 
     @staticmethod
     def env_names() -> list[str]:

@@ -1,12 +1,14 @@
 """Media storage by content hash: a local directory, or S3 (any endpoint: AWS, MinIO, SeaweedFS).
 
 Media is named by URI: file:///abs/path or s3://bucket/key. Workers read it through local_path(),
-which for S3 downloads once into a cache keyed by the URI.
+which for S3 downloads once into a cache keyed by the URI, bounded by s3_cache_limit_bytes.
+Utterance audio is stored here too (claim check: the bus carries its URI, not the samples).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -63,6 +65,37 @@ class MediaStore:
         os.replace(path, target)
         return target.as_uri()
 
+    def put_span(self, job_id: str, index: int, pcm16: bytes) -> str:
+        """Store one utterance's audio; returns the URI an utterance event carries."""
+        name = f"spans/{job_id}/{index}.pcm16"
+        if self.settings.storage == "s3":
+            self.s3.put_object(Bucket=self.settings.s3_bucket, Key=name, Body=pcm16)
+            return f"s3://{self.settings.s3_bucket}/{name}"
+        target = self.data_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(pcm16)
+        os.replace(tmp, target)
+        return target.as_uri()
+
+    def read_span(self, uri: str) -> bytes:
+        parsed = urlparse(uri)
+        if parsed.scheme == "s3":
+            return self.s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
+        if parsed.scheme == "file":
+            return Path(unquote(parsed.path)).read_bytes()
+        raise InvalidReference(f"unsupported audio URI {uri!r}")
+
+    def delete_spans(self, job_id: str) -> None:
+        """A finished job's utterance audio is scratch: removed when the job ends."""
+        if self.settings.storage == "s3":
+            listing = self.s3.list_objects_v2(Bucket=self.settings.s3_bucket, Prefix=f"spans/{job_id}/")
+            keys = [{"Key": o["Key"]} for o in listing.get("Contents", [])]
+            if keys:
+                self.s3.delete_objects(Bucket=self.settings.s3_bucket, Delete={"Objects": keys})
+            return
+        shutil.rmtree(self.data_dir / "spans" / job_id, ignore_errors=True)
+
     # ---- references -----------------------------------------------------------------------
     def resolve_reference(self, ref: str) -> str:
         """A user's media reference -> URI. Paths must stay under the media root."""
@@ -94,13 +127,32 @@ class MediaStore:
             return Path(unquote(parsed.path))
         if parsed.scheme == "s3":
             target = self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()
-            if not target.exists():
-                fd, tmp = tempfile.mkstemp(dir=self.tmp_dir)
-                os.close(fd)
+            if target.exists():
+                os.utime(target)  # recently used: evicted last
+                return target
+            fd, tmp = tempfile.mkstemp(dir=self.tmp_dir)
+            os.close(fd)
+            try:
                 self.s3.download_file(parsed.netloc, parsed.path.lstrip("/"), tmp)
-                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            os.replace(tmp, target)
+            self._trim_cache(keep=target)
             return target
         raise InvalidReference(f"unsupported media URI {uri!r}")
+
+
+    def _trim_cache(self, keep: Path) -> None:
+        """Drop the least recently used cached media until the cache fits its limit (never `keep`)."""
+        files = sorted((f.stat().st_mtime, f) for f in self.cache_dir.iterdir() if f.is_file())
+        total = sum(f.stat().st_size for _, f in files)
+        for _, f in files:
+            if total <= self.settings.s3_cache_limit_bytes:
+                break
+            if f != keep:
+                total -= f.stat().st_size
+                f.unlink(missing_ok=True)
 
 
 class UploadTooLarge(Exception):

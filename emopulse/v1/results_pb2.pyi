@@ -34,7 +34,7 @@ AUDIO: Modality
 VISION: Modality
 
 class Job(_message.Message):
-    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s")
+    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,8 @@ class Job(_message.Message):
     UTTERANCES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     UTTERANCES_FUSED_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SECONDS_DONE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: JobState
     reason: str
@@ -59,7 +61,9 @@ class Job(_message.Message):
     utterances_total: int
     utterances_fused: int
     duration_s: float
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ...) -> None: ...
+    media_seconds_done: float
+    request_id: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Word(_message.Message):
     __slots__ = ("text", "start_s", "end_s", "probability")

@@ -41,7 +41,8 @@ class AudioText(FeatureWorker):
                                  classifier=out["CLASSIFIER"][0][0].decode())
 
     async def audio(self, u: ev.Utterance) -> pb.ModalityResult:
-        samples = media.from_pcm16(u.pcm16)
+        pcm16 = await asyncio.to_thread(self.rt.store.read_span, u.audio_uri) if u.audio_uri else b""
+        samples = media.from_pcm16(pcm16)
         if samples.size == 0:
             return pb.ModalityResult(modality=pb.AUDIO, present=False, absent_reason="no audio in the utterance span")
         started = time.perf_counter()

@@ -1,23 +1,23 @@
 """Fusion: join the utterance with its text, audio and vision features, fuse them on Triton, publish
 the result, and finish the job when every utterance is fused.
 
-The join state lives in a KV bucket (key <job>.<index>.<part>), so a restarted or second fusion
-replica picks up where another left off. An utterance whose features do not all arrive within the
-deadline is fused with what is there and says which modality timed out.
+State lives in a KV bucket and changes only by compare-and-set, so any number of replicas can run:
+  <job>.<index>  FusionRecord: the utterance, its features, and the result once one replica's CAS won;
+  <job>          FusionJob: the transcript's end and the set of fused indices (counts derive from it).
+The deadline is the utterance message itself, redelivered at the deadline to whichever replica is
+alive; it then fuses what is there and names the modalities that timed out. Publishing is idempotent
+(message ids), so every step is safe to repeat after a crash.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 
 import numpy as np
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import KeyNotFoundError, NoKeysError
 from prometheus_client import Counter, Gauge, Histogram
 
-from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from emopulse.processing.audio_features import AUDIO_EMBEDDING_DIM
+from emopulse.labels import MODALITIES, SENTIMENTS
+from emopulse.processing import fusion
 from emopulse.runtime import bus, metrics
 from emopulse.runtime.service import Runtime
 from emopulse.v1 import events_pb2 as ev
@@ -25,8 +25,7 @@ from emopulse.v1 import results_pb2 as pb
 
 MODEL = "fusion"
 BUCKET = "fusion"
-EMBEDDING_DIMS = {"text": 384, "audio": AUDIO_EMBEDDING_DIM, "vision": len(EMOTIONS)}
-PARTS = ("utterance",) + MODALITIES
+FALLBACK = "fallback: late fusion in the fusion service, the fusion model failed"
 
 FUSED = Counter("emopulse_fusion_utterances_fused_total", "Utterances fused")
 ABSENT = Counter("emopulse_fusion_modality_absent_total", "Modalities absent from a fused utterance", ["modality", "why"])
@@ -37,217 +36,173 @@ LIVE_SENTIMENT = Gauge("emopulse_live_sentiment",
 LIVE_WEIGHT = 0.2  # weight of the newest result in the moving average
 
 
-def fusion_inputs(features: dict[str, pb.ModalityResult], weights: dict[str, float]) -> dict[str, np.ndarray]:
-    """Per-modality features -> the fusion model's fixed input tensors (batch of one)."""
-    def row(name: str, field: str, size: int) -> np.ndarray:
-        values = getattr(features[name], field) if name in features else []
-        return np.asarray(values, np.float32) if len(values) == size else np.zeros(size, np.float32)
-
-    present = [m in features and features[m].present for m in MODALITIES]
-    inputs = {f"EMBEDDING_{m.upper()}": row(m, "embedding", EMBEDDING_DIMS[m])[None] for m in MODALITIES}
-    inputs.update(
-        EMOTION_PROBS=np.stack([row(m, "emotion", len(EMOTIONS)) for m in MODALITIES])[None],
-        HAS_EMOTION=np.array([[p and len(features[m].emotion) == len(EMOTIONS) for m, p in zip(MODALITIES, present)]]),
-        SENTIMENT_PROBS=np.stack([row(m, "sentiment", len(SENTIMENTS)) for m in MODALITIES])[None],
-        HAS_SENTIMENT=np.array([[p and len(features[m].sentiment) == len(SENTIMENTS) for m, p in zip(MODALITIES, present)]]),
-        PRESENT=np.array([present]),
-        WEIGHTS=np.array([[weights.get(m, 0.0) for m in MODALITIES]], np.float32),
-    )
-    return inputs
-
-
-def summarise(results: list[pb.UtteranceResult], duration_s: float, language: str, note: str) -> pb.Summary:
-    summary = pb.Summary(utterance_count=len(results), duration_s=duration_s, language=language, note=note)
-    if results:
-        emotion = np.array([r.emotion for r in results])
-        sentiment = np.array([r.sentiment for r in results])
-        for labels, probs, share, mean in ((EMOTIONS, emotion, summary.emotion_distribution, summary.mean_emotion),
-                                           (SENTIMENTS, sentiment, summary.sentiment_distribution, summary.mean_sentiment)):
-            top = np.bincount(probs.argmax(axis=1), minlength=len(labels)) / len(results)
-            for label, s, m in zip(labels, top, probs.mean(axis=0)):
-                share[label] = float(s)
-                mean[label] = float(m)
-    return summary
-
-
 class Fusion:
     models = (MODEL,)
 
     def __init__(self, runtime: Runtime):
         self.rt = runtime
         self.kv = None
-        self.deadlines: dict[tuple[str, int], float] = {}   # (job, index) -> when to fuse regardless
-        self.locks: defaultdict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.fused: defaultdict[str, set[int]] = defaultdict(set)  # what this replica knows is fused
         self.weights = runtime.settings.weights()
+        self.deadline_s = runtime.settings.fusion_deadline_s
         self.live_sentiment = np.full(len(SENTIMENTS), 1 / len(SENTIMENTS))
 
     async def run(self, stopping: asyncio.Event) -> None:
-        self.kv = await self.rt.js.create_key_value(KeyValueConfig(
-            bucket=BUCKET, history=1, ttl=7 * 24 * 3600, storage=StorageType.FILE,
-            replicas=self.rt.settings.stream_replicas))
-        await self._rearm_deadlines()
-        utterances = self.rt.consumer("UTTERANCES", "utterances.>", "fusion-utterances", self.on_utterance, self.give_up)
-        features = self.rt.consumer("FEATURES", "features.>", "fusion", self.on_feature, self.give_up)
-        await asyncio.gather(utterances.run(stopping), features.run(stopping), self._sweep(stopping))
+        self.kv = await bus.bucket(self.rt.js, BUCKET, self.rt.settings)
+        utterances = self.rt.consumer("UTTERANCES", "utterances.>", "fusion-utterances", self.on_utterance,
+                                      self.give_up_utterance)
+        features = self.rt.consumer("FEATURES", "features.>", "fusion", self.on_feature, self.give_up_feature)
+        await asyncio.gather(utterances.run(stopping), features.run(stopping))
 
-    async def give_up(self, data: bytes, error: BaseException) -> None:
-        self.rt.log.error("could not fuse a message: %s", error)
+    # ---- state (compare-and-set) -------------------------------------------------------------
+    async def _record(self, job_id: str, index: int, change) -> ev.FusionRecord:
+        record, _ = await bus.cas(self.kv, f"{job_id}.{index}", ev.FusionRecord.FromString, change)
+        return record
 
-    # ---- state ----------------------------------------------------------------------------
-    async def _get(self, key: str) -> bytes | None:
-        try:
-            entry = await self.kv.get(key)
-        except KeyNotFoundError:
-            return None
-        return entry.value or None
+    async def _job_record(self, job_id: str, change=lambda r: False) -> ev.FusionJob:
+        record, _ = await bus.cas(self.kv, job_id, ev.FusionJob.FromString, change)
+        return record
 
-    async def _rearm_deadlines(self) -> None:
-        """After a restart: every cut utterance not yet fused gets a fresh deadline."""
-        try:
-            keys = await self.kv.keys()
-        except NoKeysError:
-            return
-        have = set(keys)
-        for key in keys:
-            job, _, rest = key.partition(".")
-            index, _, part = rest.partition(".")
-            if part == "utterance" and f"{job}.{index}.result" not in have:
-                self.deadlines[(job, int(index))] = time.time() + self.rt.settings.fusion_deadline_s
+    async def _live(self, job_id: str) -> bool:
+        job = await self.rt.jobs.get(job_id)
+        return job is not None and job.state not in bus.TERMINAL
 
-    async def _sweep(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            now = time.time()
-            for key in [k for k, t in self.deadlines.items() if t <= now]:
-                try:
-                    await self.try_fuse(*key, force=True)
-                except Exception:
-                    self.rt.log.exception("deadline fusion failed", extra={"job_id": key[0], "index": key[1]})
-            await asyncio.sleep(0.5)
-
-    # ---- handlers -------------------------------------------------------------------------
-    async def on_utterance(self, data: bytes) -> None:
+    # ---- handlers ----------------------------------------------------------------------------
+    async def on_utterance(self, data: bytes) -> float | None:
         event = ev.UtteranceEvent.FromString(data)
         if event.HasField("done"):
-            await self.kv.put(f"{event.done.job_id}.total", event.done.SerializeToString())
-            await self.check_complete(event.done.job_id)
-            return
+            await self.on_done(event.done)
+            return None
         u = event.utterance
-        u.ClearField("pcm16")  # fusion needs the words and times, not the audio
-        await self.kv.put(f"{u.job_id}.{u.index}.utterance", u.SerializeToString())
-        self.deadlines.setdefault((u.job_id, u.index), time.time() + self.rt.settings.fusion_deadline_s)
-        await self.try_fuse(u.job_id, u.index)
+        if not await self._live(u.job_id):
+            return None
+        record = await self._record(u.job_id, u.index, lambda r: fusion.add_part(r, utterance=u))
+        if record.HasField("result"):
+            await self._published(record.result)
+        elif not fusion.missing_modalities(record):
+            await self._fuse(record)
+        else:
+            # A dependency outage paused every worker: the wait for features restarts when it ends.
+            deadline = max(u.cut_at, self.rt.dependencies.unready_at) + self.deadline_s
+            if time.time() < deadline:
+                return deadline - time.time()  # this message comes back at the deadline
+            await self._fuse(record)
+        return None
 
     async def on_feature(self, data: bytes) -> None:
         f = ev.Feature.FromString(data)
-        modality = pb.Modality.Name(f.result.modality).lower()
-        await self.kv.put(f"{f.job_id}.{f.index}.{modality}", f.result.SerializeToString())
-        await self.try_fuse(f.job_id, f.index)
+        if not await self._live(f.job_id):
+            return
+        record = await self._record(f.job_id, f.index, lambda r: fusion.add_part(r, feature=f.result))
+        if record.HasField("result"):
+            await self._published(record.result)
+        elif record.HasField("utterance") and not fusion.missing_modalities(record):
+            await self._fuse(record)
 
-    async def try_fuse(self, job_id: str, index: int, force: bool = False) -> None:
-        async with self.locks[(job_id, index)]:
-            try:
-                await self._fuse(job_id, index, force)
-            finally:
-                self.locks.pop((job_id, index), None)
+    async def on_done(self, done: ev.TranscriptDone) -> None:
+        def set_done(r: ev.FusionJob) -> bool:
+            if r.HasField("done"):
+                return False
+            r.done.CopyFrom(done)
+            return True
+        await self.check_complete(done.job_id, await self._job_record(done.job_id, set_done))
 
-    async def _fuse(self, job_id: str, index: int, force: bool) -> None:
-        prefix = f"{job_id}.{index}"
-        if index in self.fused[job_id]:
-            self.deadlines.pop((job_id, index), None)
+    # ---- when a message keeps failing: fuse what is there rather than drop the utterance ----
+    async def give_up_utterance(self, data: bytes, error: BaseException) -> None:
+        event = ev.UtteranceEvent.FromString(data)
+        if event.HasField("done"):
+            await self.rt.jobs.end(event.done.job_id, pb.FAILED, f"could not finish the job: {error}")
+            self.rt.log.error("job failed at the end: %s", error, extra={"job_id": event.done.job_id})
             return
-        if await self._get(f"{prefix}.result"):  # fused before this process started
-            self.deadlines.pop((job_id, index), None)
-            self.fused[job_id].add(index)
-            await self.check_complete(job_id)
-            return
-        raw = dict(zip(PARTS, await asyncio.gather(*(self._get(f"{prefix}.{p}") for p in PARTS))))
-        if raw["utterance"] is None:
-            return
-        missing = [m for m in MODALITIES if raw[m] is None]
-        if missing and not force:
-            return
-        self.deadlines.pop((job_id, index), None)
-        job = await self.rt.jobs.get(job_id)
-        if job is None or job.state in bus.TERMINAL:
-            return
-        u = ev.Utterance.FromString(raw["utterance"])
-        features = {m: pb.ModalityResult.FromString(raw[m]) for m in MODALITIES if raw[m] is not None}
-        result = await self._fuse_one(u, features, missing)
-        await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, result=result),
-                              f"result:{job_id}:{index}")
-        await self.kv.put(f"{prefix}.result", result.SerializeToString())
-        self.fused[job_id].add(index)
+        u = event.utterance
+        if await self._live(u.job_id):
+            record = await self._record(u.job_id, u.index, lambda r: fusion.add_part(r, utterance=u))
+            await self._fuse(record, use_model=False)
+
+    async def give_up_feature(self, data: bytes, error: BaseException) -> None:
+        f = ev.Feature.FromString(data)
+        if await self._live(f.job_id):
+            record = await self._record(f.job_id, f.index, lambda r: fusion.add_part(r, feature=f.result))
+            if record.HasField("utterance") and not record.HasField("result"):
+                await self._fuse(record, use_model=False)
+
+    # ---- fusing ------------------------------------------------------------------------------
+    async def _fuse(self, record: ev.FusionRecord, use_model: bool = True) -> None:
+        """Fuse the parts there are; the first replica to store a result wins, the others publish it."""
+        u, features = record.utterance, fusion.features_of(record)
+        if use_model:
+            started = time.perf_counter()
+            out, version = await self.rt.triton.infer(MODEL, fusion.fusion_inputs(features, self.weights),
+                                                      ["EMOTION", "SENTIMENT"])
+            metrics.STAGE_SECONDS.labels("fusion").observe(time.perf_counter() - started)
+            emotion, sentiment = out["EMOTION"][0], out["SENTIMENT"][0]
+        else:
+            (emotion, sentiment), version = fusion.local_fusion(features, self.weights), FALLBACK
+        result = fusion.utterance_result(u, features, emotion, sentiment, {"fusion": version},
+                                         f"timed out after {self.deadline_s:g}s")
+
+        def claim(r: ev.FusionRecord) -> bool:
+            if r.HasField("result"):
+                return False
+            r.result.CopyFrom(result)
+            return True
+        stored, won = await bus.cas(self.kv, f"{u.job_id}.{u.index}", ev.FusionRecord.FromString, claim)
+        if won:
+            self._count(stored.result, u)
+        await self._published(stored.result)
+
+    def _count(self, result: pb.UtteranceResult, u: ev.Utterance) -> None:
         FUSED.inc()
-        await self._progress(job_id, index)
+        for entry, modality in zip(result.modalities, MODALITIES):
+            if not entry.present:
+                ABSENT.labels(modality, "timeout" if modality in result.timed_out else "absent").inc()
         if u.cut_at:
             RESULT_LAG.observe(max(0.0, time.time() - u.cut_at))
         self.live_sentiment = (1 - LIVE_WEIGHT) * self.live_sentiment + LIVE_WEIGHT * np.asarray(result.sentiment)
         for label, value in zip(SENTIMENTS, self.live_sentiment):
             LIVE_SENTIMENT.labels(label).set(value)
-        self.rt.log.info("fused", extra={"job_id": job_id, "index": index})
-        await self.check_complete(job_id)
+        self.rt.log.info("fused", extra={"job_id": u.job_id, "index": u.index})
 
-    async def _fuse_one(self, u: ev.Utterance, features: dict[str, pb.ModalityResult], missing: list[str]) -> pb.UtteranceResult:
-        started = time.perf_counter()
-        out, version = await self.rt.triton.infer(MODEL, fusion_inputs(features, self.weights), ["EMOTION", "SENTIMENT"])
-        metrics.STAGE_SECONDS.labels("fusion").observe(time.perf_counter() - started)
-        entries = []
-        for modality in MODALITIES:
-            if modality in features:
-                entry = features[modality]
-                if not entry.present:
-                    ABSENT.labels(modality, "absent").inc()
-            else:
-                ABSENT.labels(modality, "timeout").inc()
-                entry = pb.ModalityResult(modality=pb.Modality.Value(modality.upper()), present=False,
-                                          absent_reason=f"timed out after {self.rt.settings.fusion_deadline_s:g}s")
-            entries.append(entry)
-        versions = {"speech_to_text": u.model_version, "fusion": version}
-        versions.update({m: features[m].model_version for m in features if features[m].model_version})
-        return pb.UtteranceResult(job_id=u.job_id, index=u.index, start_s=u.start_s, end_s=u.end_s, text=u.text,
-                                  words=u.words, language=u.language, emotion=out["EMOTION"][0],
-                                  sentiment=out["SENTIMENT"][0], modalities=entries, timed_out=missing,
-                                  model_versions=versions)
+    async def _published(self, result: pb.UtteranceResult) -> None:
+        """Publish a stored result and account for it; every step is idempotent, so it runs again
+        whenever a redelivered message finds the result already stored."""
+        job_id, index = result.job_id, result.index
+        await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, result=result),
+                              f"result:{job_id}:{index}")
 
-    async def _progress(self, job_id: str, index: int) -> None:
-        def count(j: pb.Job) -> None:
-            j.utterances_fused += 1
-        job = await self.rt.jobs.update(job_id, count)
-        if job is not None:
+        def add(r: ev.FusionJob) -> bool:
+            if index in r.fused:
+                return False
+            fused = sorted({*r.fused, index})
+            del r.fused[:]
+            r.fused.extend(fused)
+            return True
+        record = await self._job_record(job_id, add)
+        count = len(record.fused)
+        job = await self.rt.jobs.update(job_id, lambda j: setattr(j, "utterances_fused", max(j.utterances_fused, count)))
+        if job is not None and job.state not in bus.TERMINAL:
             progress = pb.Progress(stage="fusing", utterances_fused=job.utterances_fused,
                                    utterances_total=job.utterances_total, duration_s=job.duration_s)
             await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, progress=progress),
                                   f"progress:{job_id}:fused:{index}")
+        await self.check_complete(job_id, record)
 
-    async def check_complete(self, job_id: str) -> None:
-        """When every utterance of a transcribed job is fused: publish the summary, mark SUCCEEDED."""
-        raw_total = await self._get(f"{job_id}.total")
-        if raw_total is None:
+    async def check_complete(self, job_id: str, record: ev.FusionJob) -> None:
+        """When every utterance of a transcribed job is fused: mark SUCCEEDED, then publish the summary."""
+        if not record.HasField("done") or len(record.fused) < record.done.utterance_count:
             return
-        done = ev.TranscriptDone.FromString(raw_total)
-        known = self.fused[job_id]
-        for index in range(done.utterance_count):
-            if index not in known:
-                if await self._get(f"{job_id}.{index}.result") is None:
-                    return
-                known.add(index)
-        results = [pb.UtteranceResult.FromString(await self._get(f"{job_id}.{i}.result"))
-                   for i in range(done.utterance_count)]
-        job = await self.rt.jobs.get(job_id)
-        if job is None or job.state in (pb.FAILED, pb.CANCELLED):
-            self.fused.pop(job_id, None)
-            return
+        done = record.done
+        results = [(await self._record(job_id, i, lambda r: False)).result for i in range(done.utterance_count)]
 
         def succeed(j: pb.Job) -> None:
             j.state, j.utterances_fused, j.utterances_total = pb.SUCCEEDED, len(results), done.utterance_count
         # The record first, then the summary that ends every stream: a client that saw the summary
-        # finds the job SUCCEEDED. A crash in between is mended by the redelivered message, which
-        # publishes the summary again (JetStream drops it if it was already there).
-        await self.rt.jobs.update(job_id, succeed)
-        summary = summarise(results, done.duration_s, done.language, done.note)
+        # finds the job SUCCEEDED. A job cancelled or failed meanwhile stays so, and gets no summary.
+        job = await self.rt.jobs.update(job_id, succeed)
+        if job is None or job.state != pb.SUCCEEDED:
+            return
+        summary = fusion.summarise(results, done.duration_s, done.language, done.note)
         await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, summary=summary), f"summary:{job_id}")
-        self.fused.pop(job_id, None)
+        await asyncio.to_thread(self.rt.store.delete_spans, job_id)
         self.rt.log.info("job succeeded: %d utterances", len(results), extra={"job_id": job_id})
 
 

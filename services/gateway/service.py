@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
 from typing import AsyncIterator
 
 import grpc
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import DeliverPolicy
 from prometheus_client import Counter, Gauge
 
 from emopulse.runtime import bus
 from emopulse.runtime.service import Runtime
+from emopulse.runtime.watchdog import watch_jobs
 from emopulse.runtime.storage import InvalidReference, MediaNotFound, UploadTooLarge
 from emopulse.v1 import api_pb2, api_pb2_grpc, events_pb2
 from emopulse.v1 import results_pb2 as pb
@@ -21,6 +24,8 @@ RPCS = Counter("emopulse_gateway_rpcs_total", "API calls by method and status co
 SUBSCRIPTIONS = Gauge("emopulse_gateway_active_subscriptions", "Open Subscribe streams")
 UPLOAD_BYTES = Counter("emopulse_gateway_upload_bytes_total", "Bytes received by Upload")
 JOBS_CREATED = Counter("emopulse_gateway_jobs_created_total", "Jobs accepted")
+MAX_PAGE = 1000
+END_CHECK_S = 5.0  # a quiet Subscribe looks at the job record this often
 
 
 class ApiError(Exception):
@@ -66,15 +71,25 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         runtime.service_names.append(api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        await stopping.wait()
+        await watch_jobs(self.rt, stopping)
 
-    async def _create_job(self, media_uri: str, filename: str, sha256: str, language: str) -> pb.Job:
+    async def _create_job(self, media_uri: str, filename: str, sha256: str, language: str, request_id: str) -> pb.Job:
         now = time.time()
-        job = pb.Job(id=uuid.uuid4().hex, state=pb.QUEUED, media_uri=media_uri, filename=filename,
-                     sha256=sha256, language=language or self.rt.settings.language, created_at=now, updated_at=now)
-        await self.rt.jobs.create(job)
+        # A request id names the job: a retry of the same request finds the job instead of making another.
+        job_id = hashlib.sha256(f"request:{request_id}".encode()).hexdigest()[:32] if request_id else uuid.uuid4().hex
+        job = pb.Job(id=job_id, state=pb.QUEUED, media_uri=media_uri, filename=filename, sha256=sha256,
+                     language=language or self.rt.settings.language, created_at=now, updated_at=now,
+                     request_id=request_id)
+        if not await self.rt.jobs.create(job):
+            job = await self._job(job_id)
+            self.rt.log.info("request retried: the job exists", extra={"job_id": job.id})
+            if job.state != pb.QUEUED:
+                return job
+        else:
+            JOBS_CREATED.inc()
+        # Recorded, then published; a crash in between is repaired by the retry above or the watchdog
+        # (JetStream drops the second publish of the same id).
         await self.rt.publish(bus.jobs_subject(), events_pb2.JobCreated(job=job), f"job:{job.id}")
-        JOBS_CREATED.inc()
         self.rt.log.info("job queued", extra={"job_id": job.id})
         return job
 
@@ -89,7 +104,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         if not request.media:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "media is required: a path under the media root or s3://bucket/key")
         uri = await asyncio.to_thread(self.rt.store.resolve_reference, request.media)
-        return await self._create_job(uri, request.media.rsplit("/", 1)[-1], "", request.language)
+        return await self._create_job(uri, request.media.rsplit("/", 1)[-1], "", request.language, request.request_id)
 
     @_api
     async def Upload(self, request_iterator, context):
@@ -114,7 +129,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         except BaseException:
             upload.discard()
             raise
-        return await self._create_job(uri, info.filename, sha, info.language)
+        return await self._create_job(uri, info.filename, sha, info.language, info.request_id)
 
     @_api
     async def GetJob(self, request, context):
@@ -122,8 +137,14 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
 
     @_api
     async def ListJobs(self, request, context):
-        jobs = await self.rt.jobs.list()
-        return api_pb2.ListJobsResponse(jobs=jobs[: request.limit] if request.limit > 0 else jobs)
+        if request.limit < 0:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "limit must be 0 (the default page size) or more")
+        size = min(request.limit or self.rt.settings.list_page_size, MAX_PAGE)
+        try:
+            jobs, token = await self.rt.jobs.page(size, request.page_token)
+        except ValueError:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one this server gave out") from None
+        return api_pb2.ListJobsResponse(jobs=jobs, next_page_token=token)
 
     @_api
     async def CancelJob(self, request, context):
@@ -154,13 +175,33 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     async def _replay(self, job_id: str) -> AsyncIterator[pb.JobEvent]:
         """Every event of the job from the stream's start, results in utterance order, each once.
 
-        Fusion may finish utterance 3 before 2; results wait here until their predecessors came.
+        Fusion may finish utterance 3 before 2; results wait here until their predecessors came. The
+        stream ends with the job even if its last event never made it to the bus: a quiet stream
+        looks at the job record, and an ended job ends the stream with an `ended` event.
         """
-        sub = await self.rt.js.subscribe(bus.results_subject(job_id), ordered_consumer=True,
-                                         deliver_policy=DeliverPolicy.ALL)
-        next_index, waiting = 0, {}
+        subject = bus.results_subject(job_id)
+        sub = await self.rt.js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        next_index, waiting, quiet_checks, last_seq = 0, {}, 0, 0
         try:
-            async for msg in sub.messages:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=END_CHECK_S)
+                except NatsTimeout:
+                    job = await self.rt.jobs.get(job_id)
+                    quiet_checks = quiet_checks + 1 if job is None or job.state in bus.TERMINAL else 0
+                    if quiet_checks == 1:  # ended: read on from where we were, in case our consumer stalled
+                        await sub.unsubscribe()
+                        sub = await self.rt.js.subscribe(subject, ordered_consumer=True, opt_start_seq=last_seq + 1,
+                                                         deliver_policy=DeliverPolicy.BY_START_SEQUENCE)
+                    elif quiet_checks >= 2:  # ended, and nothing more came: the end event was lost
+                        for index in sorted(waiting):
+                            yield waiting.pop(index)
+                        yield pb.JobEvent(job_id=job_id, ended=job or pb.Job(id=job_id, state=pb.FAILED,
+                                                                              reason="the job record has expired"))
+                        return
+                    continue
+                last_seq = msg.metadata.sequence.stream
+                quiet_checks = 0
                 event = pb.JobEvent.FromString(msg.data)
                 kind = event.WhichOneof("event")
                 if kind == "result":

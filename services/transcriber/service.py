@@ -1,68 +1,31 @@
-"""Transcriber: decode the audio, find speech, transcribe it chunk by chunk with Whisper on Triton,
-and publish each utterance as soon as its chunk is transcribed."""
+"""Transcriber: decode the audio block by block, find speech, transcribe it chunk by chunk with Whisper
+on Triton, and publish each utterance as soon as its chunk is transcribed.
+
+Memory does not grow with the media's length (audio is decoded in blocks), and the work is resumable:
+after each chunk a checkpoint (KV bucket "transcripts") records how far it got, so a redelivered job
+costs at most one chunk of Whisper. Each utterance's audio goes to storage; its event names it.
+"""
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
+from nats.js.errors import KeyNotFoundError
 
 from emopulse.labels import SAMPLE_RATE
 from emopulse.processing import media
+from emopulse.processing.utterances import Cut, cut_utterances
 from emopulse.runtime import bus, metrics
 from emopulse.runtime.service import Runtime
 from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
 
 MODEL = "speech_to_text"
+CHECKPOINTS = "transcripts"
 MAX_GAP_S = 1.0  # speech regions closer than this share a Whisper chunk
 CONTEXT_UTTERANCES = 2  # previous utterances sent along as context (what the MELD text model was trained with)
-
-
-@dataclass
-class Cut:
-    start_s: float
-    end_s: float
-    words: list[tuple[str, float, float, float]] = field(default_factory=list)  # text, start, end, probability
-    text: str = ""
-
-
-def _region_of(t: float, regions: list[tuple[float, float]]) -> int:
-    """Index of the speech region holding time t, else the nearest one."""
-    distances = [0.0 if s <= t <= e else min(abs(t - s), abs(t - e)) for s, e in regions]
-    return int(np.argmin(distances)) if distances else 0
-
-
-def cut_utterances(segments: list[dict], offset_s: float, regions: list[tuple[float, float]],
-                   max_len_s: float) -> list[Cut]:
-    """Whisper segments of one chunk -> utterances: split at segment ends, at pauses the voice
-    activity detector found, and at word boundaries where longer than max_len_s."""
-    cuts = []
-    for seg in segments:
-        words = [(w["word"], offset_s + w["start"], offset_s + w["end"], w.get("probability", 0.0))
-                 for w in seg.get("words") or []]
-        if not words:
-            text = seg["text"].strip()
-            if text:
-                cuts.append(Cut(offset_s + seg["start"], offset_s + seg["end"], [], text))
-            continue
-        groups: list[list] = []
-        for word in words:
-            region = _region_of((word[1] + word[2]) / 2, regions)
-            if groups and groups[-1][0] == region:
-                groups[-1][1].append(word)
-            else:
-                groups.append([region, [word]])
-        for _, group in groups:
-            taken = 0
-            for piece_times in media.split_segment_words([w[:3] for w in group], max_len_s):
-                piece, taken = group[taken: taken + len(piece_times)], taken + len(piece_times)
-                text = "".join(w[0] for w in piece).strip()
-                if text:
-                    cuts.append(Cut(piece[0][1], piece[-1][2], piece, text))
-    return cuts
 
 
 class Transcriber:
@@ -70,14 +33,22 @@ class Transcriber:
 
     def __init__(self, runtime: Runtime):
         self.rt = runtime
+        self.checkpoints = None
 
     async def run(self, stopping: asyncio.Event) -> None:
+        self.checkpoints = await bus.bucket(self.rt.js, CHECKPOINTS, self.rt.settings)
         consumer = self.rt.consumer("JOBS", bus.jobs_subject(), "transcriber", self.handle, self.give_up)
         await consumer.run(stopping)
 
     async def give_up(self, data: bytes, error: BaseException) -> None:
         job = ev.JobCreated.FromString(data).job
         await self.rt.jobs.end(job.id, pb.FAILED, f"transcription failed repeatedly: {error}")
+
+    async def _checkpoint(self, job_id: str) -> ev.TranscriptCheckpoint:
+        try:
+            return ev.TranscriptCheckpoint.FromString((await self.checkpoints.get(job_id)).value or b"")
+        except KeyNotFoundError:
+            return ev.TranscriptCheckpoint()
 
     async def handle(self, data: bytes) -> None:
         job = ev.JobCreated.FromString(data).job
@@ -87,58 +58,73 @@ class Transcriber:
             return
         await self.rt.jobs.update(job.id, lambda j: setattr(j, "state", pb.RUNNING))
         started = time.perf_counter()
+        checkpoint = await self._checkpoint(job.id)
+        if checkpoint.next_chunk:
+            self.rt.log.info("resuming at chunk %d", checkpoint.next_chunk, extra=extra)
         try:
             path = await asyncio.to_thread(self.rt.store.local_path, job.media_uri)
             info = await asyncio.to_thread(media.probe, path)
-            audio = await asyncio.to_thread(media.decode_audio, path)
+            speech = media.speech_chunks(media.audio_blocks(path), self.rt.settings.transcribe_chunk_s, MAX_GAP_S)
+            number = -1
+            while (chunk := await asyncio.to_thread(next, speech, None)) is not None:
+                number += 1
+                if number < checkpoint.next_chunk:
+                    continue  # published before a restart
+                current = await self.rt.jobs.get(job.id)
+                if current is None or current.state in bus.TERMINAL:
+                    self.rt.log.info("job ended while transcribing: stopping", extra=extra)
+                    return
+                await self._transcribe(job, number, chunk, info, checkpoint)
         except (media.MediaError, FileNotFoundError) as exc:
             reason = str(exc) if isinstance(exc, media.MediaError) else "the media file is no longer in storage"
             self.rt.log.info("job failed: %s", reason, extra=extra)
             await self.rt.jobs.end(job.id, pb.FAILED, reason)
             return
-        duration = info.duration_s or len(audio) / SAMPLE_RATE
-        regions = await asyncio.to_thread(media.speech_regions, audio, SAMPLE_RATE)
-        chunks = media.group_regions(regions, self.rt.settings.transcribe_chunk_s, MAX_GAP_S)
-        self.rt.log.info("%d speech regions in %.1fs of audio, %d chunks", len(regions), duration, len(chunks), extra=extra)
-
-        language, index, recent = job.language, 0, []
-        for number, (chunk_start, chunk_end) in enumerate(chunks):
-            current = await self.rt.jobs.get(job.id)
-            if current is None or current.state in bus.TERMINAL:
-                self.rt.log.info("job ended while transcribing: stopping", extra=extra)
-                return
-            samples = audio[int(chunk_start * SAMPLE_RATE): int(chunk_end * SAMPLE_RATE)].astype(np.float32)
-            out, version = await self.rt.triton.infer(
-                MODEL, {"AUDIO": samples, "LANGUAGE": np.array([language.encode()], dtype=object)}, ["SEGMENTS"])
-            doc = json.loads(out["SEGMENTS"][0])
-            language = language or doc.get("language", "")
-            inside = [r for r in regions if r[1] > chunk_start and r[0] < chunk_end]
-            for cut in cut_utterances(doc["segments"], chunk_start, inside, self.rt.settings.max_utterance_s):
-                context = " ".join(recent[-CONTEXT_UTTERANCES:])
-                await self._publish_utterance(job, index, cut, audio, language, info.has_video, version, context)
-                recent.append(cut.text)
-                index += 1
-            progress = pb.Progress(stage="transcribing", media_seconds_done=chunk_end, duration_s=duration)
-            await self.rt.publish(bus.results_subject(job.id), pb.JobEvent(job_id=job.id, progress=progress),
-                                  f"progress:{job.id}:transcribing:{number}")
-
-        note = "" if index else ("no speech detected" if not regions else "speech detected but no words recognised")
-        done = ev.TranscriptDone(job_id=job.id, utterance_count=index, duration_s=duration, language=language, note=note)
+        duration = info.duration_s or speech.duration_s
+        index = checkpoint.next_index
+        note = "" if index else ("no speech detected" if not speech.region_count else "speech detected but no words recognised")
+        done = ev.TranscriptDone(job_id=job.id, utterance_count=index, duration_s=duration,
+                                 language=checkpoint.language, note=note)
         await self.rt.publish(bus.utterances_subject(job.id), ev.UtteranceEvent(done=done), f"done:{job.id}")
 
         def record(j: pb.Job) -> None:
-            j.utterances_total, j.duration_s = index, duration
+            j.utterances_total, j.duration_s, j.media_seconds_done = index, duration, duration
         await self.rt.jobs.update(job.id, record)
         metrics.STAGE_SECONDS.labels("transcribe").observe(time.perf_counter() - started)
         self.rt.log.info("transcribed: %d utterances", index, extra=extra)
 
-    async def _publish_utterance(self, job: pb.Job, index: int, cut: Cut, audio: np.ndarray, language: str,
+    async def _transcribe(self, job: pb.Job, number: int, chunk: media.SpeechChunk, info: media.MediaInfo,
+                          checkpoint: ev.TranscriptCheckpoint) -> None:
+        """One chunk: Whisper, its utterances published, then the checkpoint and the job's progress."""
+        out, version = await self.rt.triton.infer(MODEL, {
+            "AUDIO": chunk.samples.astype(np.float32),
+            "LANGUAGE": np.array([(job.language or checkpoint.language).encode()], dtype=object)}, ["SEGMENTS"])
+        doc = json.loads(out["SEGMENTS"][0])
+        language = job.language or checkpoint.language or doc.get("language", "")
+        index, recent = checkpoint.next_index, list(checkpoint.recent)
+        for cut in cut_utterances(doc["segments"], chunk.start_s, chunk.regions, self.rt.settings.max_utterance_s):
+            span = chunk.samples[max(0, int((cut.start_s - chunk.start_s) * SAMPLE_RATE)):
+                                 max(0, int((cut.end_s - chunk.start_s) * SAMPLE_RATE))]
+            await self._publish_utterance(job, index, cut, span, language, info.has_video, version,
+                                          " ".join(recent[-CONTEXT_UTTERANCES:]))
+            recent.append(cut.text)
+            index += 1
+        checkpoint.next_chunk, checkpoint.next_index, checkpoint.language = number + 1, index, language
+        del checkpoint.recent[:]
+        checkpoint.recent.extend(recent[-CONTEXT_UTTERANCES:])
+        await self.checkpoints.put(job.id, checkpoint.SerializeToString())
+        await self.rt.jobs.update(job.id, lambda j: setattr(j, "media_seconds_done", chunk.end_s))
+        progress = pb.Progress(stage="transcribing", media_seconds_done=chunk.end_s, duration_s=info.duration_s)
+        await self.rt.publish(bus.results_subject(job.id), pb.JobEvent(job_id=job.id, progress=progress),
+                              f"progress:{job.id}:transcribing:{number}")
+
+    async def _publish_utterance(self, job: pb.Job, index: int, cut: Cut, span: np.ndarray, language: str,
                                  has_video: bool, version: str, context: str) -> None:
-        span = audio[int(cut.start_s * SAMPLE_RATE): int(cut.end_s * SAMPLE_RATE)]
+        audio_uri = await asyncio.to_thread(self.rt.store.put_span, job.id, index, media.to_pcm16(span))
         utterance = ev.Utterance(
             job_id=job.id, index=index, start_s=cut.start_s, end_s=cut.end_s, text=cut.text, language=language,
             words=[pb.Word(text=w.strip(), start_s=s, end_s=e, probability=p) for w, s, e, p in cut.words],
-            pcm16=media.to_pcm16(span), media_uri=job.media_uri, has_video=has_video, model_version=version,
+            audio_uri=audio_uri, media_uri=job.media_uri, has_video=has_video, model_version=version,
             cut_at=time.time(), context=context)
         await self.rt.publish(bus.utterances_subject(job.id), ev.UtteranceEvent(utterance=utterance),
                               f"utterance:{job.id}:{index}")

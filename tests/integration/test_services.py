@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import nats
 import numpy as np
@@ -48,16 +50,19 @@ async def publish_utterance(js, u: ev.Utterance) -> None:
                       f"utterance:{u.job_id}:{u.index}", "test")
 
 
-def spoken(tmp_path, text) -> bytes:
+def spoken(tmp_path, text) -> str:
+    """The URI of `text` spoken, stored as an utterance's audio is (16 kHz PCM16, by reference)."""
     wav = media.speak(text, tmp_path / "s.wav")
-    return mediaproc.to_pcm16(media.read_wav(wav, SAMPLE_RATE))
+    span = tmp_path / "s.pcm16"
+    span.write_bytes(mediaproc.to_pcm16(media.read_wav(wav, SAMPLE_RATE)))
+    return span.as_uri()
 
 
 async def test_audiotext_publishes_text_and_audio_features(js, tmp_path):
     job = await new_job(js)
     text = "I love this so much, what a wonderful day."
     await publish_utterance(js, ev.Utterance(job_id=job.id, index=0, start_s=0, end_s=3, text=text,
-                                             pcm16=spoken(tmp_path, text)))
+                                             audio_uri=spoken(tmp_path, text)))
     [feature_text] = await read(js, bus.features_subject("text", job.id), ev.Feature.FromString)
     [feature_audio] = await read(js, bus.features_subject("audio", job.id), ev.Feature.FromString)
     t, a = feature_text.result, feature_audio.result
@@ -99,7 +104,7 @@ async def test_fusion_joins_the_parts_and_finishes_the_job(js):
     for modality, result in parts.items():
         await bus.publish(js, bus.features_subject(modality, job.id), ev.Feature(job_id=job.id, index=0, result=result),
                           f"feature:{modality}:{job.id}:0", "test")
-    await publish_utterance(js, ev.Utterance(job_id=job.id, index=0, start_s=1, end_s=2, text="hello"))
+    await publish_utterance(js, ev.Utterance(job_id=job.id, index=0, start_s=1, end_s=2, text="hello", cut_at=time.time()))
     await bus.publish(js, bus.utterances_subject(job.id), ev.UtteranceEvent(done=ev.TranscriptDone(
         job_id=job.id, utterance_count=1, duration_s=3)), f"done:{job.id}", "test")
     events = await read(js, bus.results_subject(job.id), pb.JobEvent.FromString, 3)
@@ -127,5 +132,6 @@ async def test_transcriber_cuts_the_clip_into_utterances(js, talking_clip):
     assert [u.context for u in utterances] == ["", utterances[0].text, f"{utterances[0].text} {utterances[1].text}"]
     for u, (start, end) in zip(utterances, placed):
         assert abs(u.start_s - start) < 0.6 and abs(u.end_s - end) < 0.6 and u.has_video
-        assert len(u.pcm16) == pytest.approx(2 * SAMPLE_RATE * (u.end_s - u.start_s), abs=4)
+        audio = Path(unquote(urlparse(u.audio_uri).path)).read_bytes()  # by reference, not on the bus
+        assert len(audio) == pytest.approx(2 * SAMPLE_RATE * (u.end_s - u.start_s), abs=4)
     assert (await bus.JobStore(js, "test").get(job.id)).state in (pb.RUNNING, pb.SUCCEEDED)

@@ -8,8 +8,8 @@ from emopulse.labels import EMOTIONS, SENTIMENTS
 from emopulse.runtime.settings import Settings, SettingsError
 from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
-from services.fusion.service import fusion_inputs, summarise
-from services.transcriber.service import cut_utterances
+from emopulse.processing.fusion import fusion_inputs, summarise
+from emopulse.processing.utterances import cut_utterances
 
 
 def test_settings_from_env_types_and_required():
@@ -74,7 +74,7 @@ def test_summary_distributions():
 
 
 def test_events_round_trip():
-    u = ev.Utterance(job_id="j", index=4, start_s=1.5, end_s=2.5, text="hi", pcm16=b"\x01\x00" * 8,
+    u = ev.Utterance(job_id="j", index=4, start_s=1.5, end_s=2.5, text="hi", audio_uri="file:///tmp/a.pcm16",
                      words=[pb.Word(text="hi", start_s=1.5, end_s=2.5)], has_video=True)
     back = ev.UtteranceEvent.FromString(ev.UtteranceEvent(utterance=u).SerializeToString())
     assert back.WhichOneof("event") == "utterance" and back.utterance == u

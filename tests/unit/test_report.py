@@ -9,7 +9,7 @@ import numpy as np
 from emopulse.labels import EMOTIONS, SENTIMENTS
 from emopulse.report import render
 from emopulse.v1 import results_pb2 as pb
-from services.fusion.service import summarise
+from emopulse.processing.fusion import summarise
 
 
 def result(i: int, emotion: int, sentiment: int, text: str) -> pb.UtteranceResult:

@@ -1,0 +1,57 @@
+"""The job watchdog: every job reaches an end, whatever process died and whenever.
+
+Two repairs, safe to run in every gateway replica at once (job changes are compare-and-set, and a
+second publish of the same message id is dropped by JetStream):
+  - a QUEUED job whose `jobs.created` may never have been published (the gateway died between
+    recording and publishing) is published again while JetStream can still drop the duplicate;
+  - a RUNNING job whose record has not moved for stall_timeout_s is FAILED with a reason; every stage
+    writes progress to the record (a transcribed chunk, a fused utterance), and outages shorter than
+    outage_budget_s < stall_timeout_s only pause it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from emopulse.runtime import bus
+from emopulse.v1 import events_pb2 as ev
+from emopulse.v1 import results_pb2 as pb
+
+REQUEUE_MARGIN_S = 60  # stop republishing this long before JetStream forgets the first publish
+REPUBLISH_END_S = 60   # a FAILED/CANCELLED job's end event is published again for this long after the end
+
+
+async def check_jobs(rt, now: float | None = None) -> dict[str, list[str]]:
+    """One pass over the job records; returns the ids it requeued and failed (for logs and tests)."""
+    s = rt.settings
+    now = time.time() if now is None else now
+    done = {"requeued": [], "failed": []}
+    for job in await rt.jobs.all():
+        age, quiet = now - job.created_at, now - max(job.updated_at, job.created_at)
+        if job.state == pb.QUEUED and s.requeue_after_s <= age < bus.DUPLICATE_WINDOW_S - REQUEUE_MARGIN_S:
+            await rt.publish(bus.jobs_subject(), ev.JobCreated(job=job), f"job:{job.id}")
+            done["requeued"].append(job.id)
+        elif job.state == pb.RUNNING and quiet >= s.stall_timeout_s:
+            reason = (f"no progress for {quiet:.0f} s (transcribed {job.media_seconds_done:.0f} s of "
+                      f"{job.duration_s or 0:.0f} s, fused {job.utterances_fused} utterances); "
+                      "the pipeline stalled, submit the media again")
+            ended = await rt.jobs.end(job.id, pb.FAILED, reason)
+            if ended is not None and ended.state == pb.FAILED:
+                rt.log.error("watchdog failed a stalled job", extra={"job_id": job.id})
+                done["failed"].append(job.id)
+        elif job.state in (pb.FAILED, pb.CANCELLED) and quiet < REPUBLISH_END_S:
+            await rt.jobs.publish_end(job)  # mends an end event lost in a crash (a duplicate is dropped)
+            await asyncio.to_thread(rt.store.delete_spans, job.id)  # its utterance audio is scratch now
+    return done
+
+
+async def watch_jobs(rt, stopping: asyncio.Event, every_s: float | None = None) -> None:
+    every_s = every_s or max(1.0, min(10.0, rt.settings.requeue_after_s / 3))
+    while not stopping.is_set():
+        try:
+            await check_jobs(rt)
+        except Exception as exc:  # NATS away: the next pass tries again
+            rt.log.warning("watchdog pass failed: %s", exc)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stopping.wait(), every_s)
