@@ -335,7 +335,8 @@ class SpeechChunk:
 # Audio after a region's end that the VAD must have seen before that end is settled: its minimum
 # silence (0.4 s) plus padding on both sides (2 × 0.2 s), with room to spare.
 _VAD_SETTLE_S = 1.5
-# Audio the VAD needs before a point to judge it as the whole-file pass would (its state warmed up).
+# Audio before a forced cut that the next pass reads again: started fresh inside speech, the VAD
+# misses its first few hundred milliseconds.
 _VAD_WARM_UP_S = 1.0
 
 
@@ -346,7 +347,9 @@ class SpeechChunks:
     speech regions settled so far; once exhausted they are the totals.
     """
 
-    def __init__(self, blocks, max_len_s, max_gap_s, max_carry_s, sample_rate):
+    def __init__(
+        self, blocks: Iterable[np.ndarray], max_len_s: float, max_gap_s: float, max_carry_s: float, sample_rate: int
+    ):
         self.duration_s = 0.0
         self.region_count = 0
         self._chunks = self._run(iter(blocks), _Grouper(max_len_s, max_gap_s), max_carry_s, sample_rate)
@@ -412,16 +415,19 @@ def speech_chunks(
     max_carry_s: float = 60.0,
     sample_rate: int = SAMPLE_RATE,
 ) -> SpeechChunks:
-    """Voice activity and chunking of consecutive audio ``blocks`` (e.g. :func:`audio_blocks`) with
-    memory bounded by about two blocks plus one chunk, whatever the total length.
+    """Voice activity and chunking of consecutive audio ``blocks`` (e.g. :func:`audio_blocks`) in
+    memory that does not grow with the total length: at most ``max_carry_s`` (+1.5 s) of carried
+    audio, the block being analysed, the one read ahead, and the chunk still open.
 
     Yields the chunks :func:`group_regions` would make of the whole audio's :func:`speech_regions`
-    (same rules, same order, edges within about 0.1 s), each as soon as no later region can merge
-    into it. A region still open at a block's end is analysed again with the next block, so regions
-    are not cut at block edges — except speech running on for more than ``max_carry_s`` without a
-    pause, which is cut there and chunked in parts. The result depends only on the audio and the
-    block sizes, so chunk numbers are stable between runs. The returned iterator's ``duration_s``
-    and ``region_count`` tell how much audio was analysed and how many speech regions it held.
+    (same rules, same order; region edges within a few hundredths of a second, so a chunk boundary
+    can only differ where a merge is that close to ``max_len_s`` or ``max_gap_s``), each as soon as
+    no later region can merge into it. A region still open at a block's end is analysed again from
+    its start with the next block, so regions are not cut at block edges — except speech running on
+    for more than ``max_carry_s`` without a pause, which is cut there and chunked in parts. The
+    result depends only on the audio and the block sizes, so chunk numbers are stable between runs.
+    The returned iterator's ``duration_s`` and ``region_count`` tell how much audio was analysed and
+    how many speech regions it held.
     """
     return SpeechChunks(blocks, max_len_s, max_gap_s, max_carry_s, sample_rate)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -9,8 +10,9 @@ import uuid
 from typing import AsyncIterator
 
 import grpc
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from prometheus_client import Counter, Gauge
 
 from emopulse.runtime import bus
@@ -180,20 +182,34 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         looks at the job record, and an ended job ends the stream with an `ended` event.
         """
         subject = bus.results_subject(job_id)
-        sub = await self.rt.js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+
+        async def read_from(seq: int):
+            while True:  # NATS may be restarting: wait for it (the client sees a quiet stream)
+                try:
+                    return await self.rt.js.subscribe(subject, ordered_consumer=True, config=ConsumerConfig(
+                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=seq))
+                except NatsError as exc:
+                    self.rt.log.warning("Subscribe waits for NATS: %s", exc, extra={"job_id": job_id})
+                    await asyncio.sleep(1.0)
+
+        sub = await read_from(1)
         next_index, waiting, quiet_checks, last_seq = 0, {}, 0, 0
         try:
             while True:
                 try:
                     msg = await sub.next_msg(timeout=END_CHECK_S)
-                except NatsTimeout:
-                    job = await self.rt.jobs.get(job_id)
-                    quiet_checks = quiet_checks + 1 if job is None or job.state in bus.TERMINAL else 0
-                    if quiet_checks == 1:  # ended: read on from where we were, in case our consumer stalled
+                except (NatsTimeout, NatsError):
+                    # Quiet: read on from the last event seen, on a fresh consumer (one that lived
+                    # through a NATS restart may have gone stale), and look at the job itself.
+                    with contextlib.suppress(Exception):
                         await sub.unsubscribe()
-                        sub = await self.rt.js.subscribe(subject, ordered_consumer=True, opt_start_seq=last_seq + 1,
-                                                         deliver_policy=DeliverPolicy.BY_START_SEQUENCE)
-                    elif quiet_checks >= 2:  # ended, and nothing more came: the end event was lost
+                    sub = await read_from(last_seq + 1)
+                    try:
+                        job = await self.rt.jobs.get(job_id)
+                    except NatsError:
+                        continue
+                    quiet_checks = quiet_checks + 1 if job is None or job.state in bus.TERMINAL else 0
+                    if quiet_checks >= 2:  # ended, and nothing more came: the end event was lost
                         for index in sorted(waiting):
                             yield waiting.pop(index)
                         yield pb.JobEvent(job_id=job_id, ended=job or pb.Job(id=job_id, state=pb.FAILED,
@@ -219,7 +235,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                     yield event
                     return
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
 
 def build(runtime: Runtime) -> Gateway:
