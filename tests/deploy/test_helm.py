@@ -3,6 +3,7 @@ and check what the chart promises (settings, probes, hardening, GPU, NATS cluste
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 
@@ -11,7 +12,7 @@ import pytest
 
 from emopulse.runtime.settings import Settings
 from emopulse.stack import SERVICES
-from tests.deploy.conftest import CHART, CI_VALUES, REPO, helm_template
+from tests.deploy.conftest import CHART, CI_VALUES, REPO, helm_template, render
 
 VALUES = ["default", *[p.name for p in CI_VALUES]]
 WORKLOADS = ("Deployment", "StatefulSet")
@@ -237,7 +238,7 @@ def test_nats_single_and_clustered(rendered):
     conf = ha.named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
     routes = re.findall(r"nats://(t-emopulse-nats-\d)\.t-emopulse-nats-headless\.emo\.svc:6222", conf)
     assert routes == [f"t-emopulse-nats-{i}" for i in range(3)]
-    assert "jetstream" in conf and "max_payload: 8MB" in conf
+    assert "jetstream" in conf and "max_payload: 1MB" in conf
     assert ha.named("StatefulSet", "t-emopulse-nats")["spec"]["replicas"] == 3
     exporter = [c for c in pod_spec(ha.named("StatefulSet", "t-emopulse-nats"))["containers"] if c["name"] == "exporter"]
     assert exporter and "-jsz=all" in exporter[0]["args"]
@@ -310,3 +311,125 @@ def test_stream_replicas_follow_the_bundled_cluster(rendered):
         docs = rendered(values) if values else rendered()
         env = env_of(pod_spec(docs.named("Deployment", "t-emopulse-fusion"))["containers"][0])
         assert env["EMOPULSE_STREAM_REPLICAS"]["value"] == expected, values
+
+
+# Reliability bounds: the chart follows the services' shutdown order and size limits ------------
+
+HELPERS = (CHART / "templates" / "_helpers.tpl").read_text()
+GiB = 1024**3
+CLOSE_S, MARGIN_S = 5, 4          # the chart's budget for closing connections, and its margin
+
+
+def deployment_of(docs, name: str) -> dict:
+    return docs.named("Deployment", f"t-emopulse-{name}")
+
+
+def emopulse_env(docs, name: str) -> dict[str, str]:
+    env = env_of(pod_spec(deployment_of(docs, name))["containers"][0])
+    return {k: v.get("value") for k, v in env.items() if k.startswith("EMOPULSE_")}
+
+
+def data_size_limit(docs, name: str) -> str:
+    return next(v["emptyDir"]["sizeLimit"] for v in pod_spec(deployment_of(docs, name))["volumes"] if v["name"] == "data")
+
+
+def test_chart_setting_defaults_are_the_services_defaults():
+    """The defaults the chart computes with (emopulse.settingDefaults) are settings.py's."""
+    block = HELPERS.split('define "emopulse.settingDefaults"', 1)[1].split("{{- end -}}", 1)[0]
+    chart = {k: float(v) for k, v in re.findall(r'"([A-Z0-9_]+)" "([0-9.]+)"', block)}
+    assert len(chart) == 9
+    defaults = Settings()
+    assert chart == {k: float(getattr(defaults, k.lower())) for k in chart}
+    from emopulse.runtime import bus
+    assert re.search(r'define "emopulse.jetstreamStreams" -}}(\d+)', HELPERS)[1] == str(len(bus.STREAMS) + 1)
+
+
+def test_termination_grace_follows_the_shutdown_settings(helm, rendered):
+    s = Settings()
+    expected = math.ceil(s.shutdown_grace_s + s.shutdown_drain_s + CLOSE_S + MARGIN_S)
+    assert expected == 20
+    docs = rendered()
+    for name in SERVICES:
+        assert pod_spec(deployment_of(docs, name))["terminationGracePeriodSeconds"] == expected, name
+    longer = render(helm, "--set-string", "settings.SHUTDOWN_DRAIN_S=9.5")
+    assert {pod_spec(deployment_of(longer, n))["terminationGracePeriodSeconds"] for n in SERVICES} == {22}
+    one = render(helm, "--set-string", "components.vision.settings.SHUTDOWN_DRAIN_S=9.5",
+                 "--set", "components.fusion.terminationGracePeriodSeconds=45",
+                 "--set", "components.gateway.terminationGracePeriodSeconds=16")
+    grace = {n: pod_spec(deployment_of(one, n))["terminationGracePeriodSeconds"] for n in SERVICES}
+    assert grace == {**{n: 20 for n in SERVICES}, "vision": 22, "fusion": 45, "gateway": 16}
+
+
+def test_s3_cache_limit_and_scratch_follow_tmp_size(helm, rendered):
+    docs = rendered()
+    upload = Settings().upload_limit_bytes
+    assert data_size_limit(docs, "gateway") == "4Gi" and 4 * GiB >= 2 * upload
+    for name in ("transcriber", "vision"):
+        assert data_size_limit(docs, name) == "8Gi"
+        assert emopulse_env(docs, name)["EMOPULSE_S3_CACHE_LIMIT_BYTES"] == str(4 * GiB)
+        assert 4 * GiB + upload <= 8 * GiB
+    for name in ("gateway", "audiotext", "fusion"):
+        assert "EMOPULSE_S3_CACHE_LIMIT_BYTES" not in emopulse_env(docs, name)
+    # Kubernetes quantities, decimal and binary, and plain bytes
+    for size, cache in (("5Gi", 5 * GiB // 2), ("8G", 4_000_000_000), ("6144Mi", 3 * GiB), ("9000000000", 4_500_000_000),
+                        ("4.5Gi", int(4.5 * GiB) // 2)):
+        env = emopulse_env(render(helm, "--set-string", f"components.vision.tmpSize={size}"), "vision")
+        assert env["EMOPULSE_S3_CACHE_LIMIT_BYTES"] == str(cache), size
+    # a set value wins; local storage has no S3 cache to size
+    env = emopulse_env(render(helm, "--set-string", "components.vision.settings.S3_CACHE_LIMIT_BYTES=1000",
+                              "--set", "components.vision.tmpSize=16Gi"), "vision")
+    assert env["EMOPULSE_S3_CACHE_LIMIT_BYTES"] == "1000"
+    assert "EMOPULSE_S3_CACHE_LIMIT_BYTES" not in emopulse_env(rendered("external-values.yaml"), "vision")
+    # a smaller upload limit lets a smaller gateway disk through
+    small = render(helm, "--set-string", f"settings.UPLOAD_LIMIT_BYTES={256 * 1024**2}", "--set", "components.gateway.tmpSize=512Mi")
+    assert emopulse_env(small, "gateway")["EMOPULSE_UPLOAD_LIMIT_BYTES"] == str(256 * 1024**2)
+
+
+def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
+    s = Settings()
+    need = 5 * s.stream_max_bytes + 3 * s.kv_max_bytes
+    assert need == 13 * GiB
+    conf = rendered().named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
+    assert "max_file_store: 16Gi" in conf and 16 * GiB >= need
+    for replicas in ("1", "3"):
+        ok = helm_template(helm, "--set", f"nats.bundled.replicas={replicas}", "--set-string", f"nats.bundled.jetstream.maxFileStore={need}")
+        assert ok.returncode == 0, ok.stderr
+        short = helm_template(helm, "--set", f"nats.bundled.replicas={replicas}", "--set-string", f"nats.bundled.jetstream.maxFileStore={need - 1}")
+        assert short.returncode != 0 and "per server" in short.stderr, short.stderr
+    # one replica of each stream on a 3-server cluster: a third each
+    spread = ["--set", "nats.bundled.replicas=3", "--set", "nats.streamReplicas=1"]
+    assert helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={-(-need // 3)}").returncode == 0
+    assert "4.33 GiB per server" in helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={need // 3 - 1}").stderr
+    # lower limits fit a smaller store
+    smaller = helm_template(helm, "--set-string", f"settings.STREAM_MAX_BYTES={GiB}", "--set", "nats.bundled.jetstream.maxFileStore=8GB",
+                            "--set", "nats.bundled.persistence.size=8Gi")
+    assert smaller.returncode == 0, smaller.stderr
+    # an external NATS is not sized by this chart
+    assert helm_template(helm, "--set", "nats.url=nats://n:4222", "--set", "nats.bundled.jetstream.maxFileStore=1Gi").returncode == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "components.vision.terminationGracePeriodSeconds=15"],
+     "components.vision.terminationGracePeriodSeconds (15) is below SHUTDOWN_GRACE_S (3) + SHUTDOWN_DRAIN_S (8) + 5 s"),
+    (["--set-string", "settings.SHUTDOWN_DRAIN_S=12"], "SHUTDOWN_GRACE_S (3) < SHUTDOWN_DRAIN_S (12) < ACK_WAIT_S (10) must hold"),
+    (["--set-string", "components.fusion.settings.SHUTDOWN_GRACE_S=8"],
+     "components.fusion: SHUTDOWN_GRACE_S (8) < SHUTDOWN_DRAIN_S (8) < ACK_WAIT_S (10) must hold"),
+    (["--set-string", "settings.ACK_WAIT_S=5"], "< ACK_WAIT_S (5) must hold"),
+    (["--set-string", "settings.OUTAGE_BUDGET_S=900"], "OUTAGE_BUDGET_S (900) must be below STALL_TIMEOUT_S (900)"),
+    (["--set-string", "settings.SHUTDOWN_DRAIN_S=soon"], 'SHUTDOWN_DRAIN_S="soon" is not a number of seconds'),
+    (["--set-string", "settings.UPLOAD_LIMIT_BYTES=3221225472"],
+     "components.gateway.tmpSize (4Gi) must hold two uploads of UPLOAD_LIMIT_BYTES (3 GiB)"),
+    (["--set", "components.gateway.tmpSize=3Gi"], "components.gateway.tmpSize (3Gi) must hold two uploads"),
+    (["--set-string", "settings.UPLOAD_LIMIT_BYTES=2Gi"], 'UPLOAD_LIMIT_BYTES="2Gi" is not a whole number of bytes'),
+    (["--set", "components.vision.tmpSize=3Gi"], "components.vision.tmpSize (3Gi) must hold S3_CACHE_LIMIT_BYTES (1.5 GiB"),
+    (["--set-string", "components.transcriber.settings.S3_CACHE_LIMIT_BYTES=7516192768"],
+     "components.transcriber.tmpSize (8Gi) must hold S3_CACHE_LIMIT_BYTES (7 GiB"),
+    (["--set", "components.vision.tmpSize=lots"], "tmpSize"),
+    (["--set", "nats.bundled.jetstream.maxFileStore=10Gi"], "nats.bundled.jetstream.maxFileStore (10Gi) is below the 13 GiB per server"),
+    (["--set", "nats.bundled.persistence.size=15Gi"], "nats.bundled.persistence.size (15Gi) is smaller than nats.bundled.jetstream.maxFileStore (16Gi)"),
+    (["--set", "nats.streamReplicas=3"], "nats.streamReplicas (3) is more than nats.bundled.replicas (1)"),
+])
+def test_inconsistent_bounds_fail_with_a_clear_message(helm, args, message):
+    proc = helm_template(helm, *args)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr

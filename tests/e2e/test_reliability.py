@@ -139,7 +139,9 @@ def test_a_retried_request_makes_one_job(client, stack, talking_clip):
     assert sum(j.request_id == "retry-me" for j in client.list_jobs()) == 1
 
 
-def test_list_jobs_pages(client, stack):
+def test_list_jobs_pages(client, stack, talking_clip):
+    while len(client.list_jobs()) < 3:
+        client.upload(talking_clip[0])
     everything = client.list_jobs()
     pages, token = [], ""
     from emopulse.v1 import api_pb2
@@ -151,3 +153,114 @@ def test_list_jobs_pages(client, stack):
             break
     assert all(len(p) <= 2 for p in pages) and [i for p in pages for i in p] == [j.id for j in everything]
     assert len(everything) >= 3
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(field)
+
+
+TRANSCRIBER_PEAK_MB = 640  # the transcriber's peak RSS, whatever the media's length
+
+
+@pytest.fixture(scope="module")
+def two_hours(media_root):
+    """2 h of audio under the media root (speech every 5 minutes, AAC at 12 kbps, about 1.2 MB)."""
+    return media.make_long_audio(media_root / "two-hours.m4a", hours=2.0)
+
+
+def test_a_two_hour_file_transcribes_in_bounded_memory(client, stack, two_hours, fault_report):
+    """Decoded block by block, the transcriber's peak memory stays far below the ~1.7 GB that
+    whole-file decoding and VAD take."""
+    path, placed = two_hours
+    pid = stack.pids["transcriber"]
+    before = rss_mb(pid)
+    started = time.time()
+    job = client.analyze_reference("two-hours.m4a", language="en")
+    events = list(client.subscribe(job.id, timeout=900))
+    assert events[-1].HasField("summary"), events[-1]
+    peak = rss_mb(pid, "VmHWM")
+    done = client.get_job(job.id)
+    assert done.state == pb.SUCCEEDED and done.duration_s == pytest.approx(7200, abs=2)
+    assert done.utterances_total >= len(placed) // 2  # Whisper may join a pair of sentences into one
+    assert peak < TRANSCRIBER_PEAK_MB, f"transcriber peak RSS {peak:.0f} MB"
+    fault_report.append({"fault": "none: 2-hour file", "outcome": f"SUCCEEDED, {done.utterances_total} utterances",
+                         "job_s": round(time.time() - started, 1), "transcriber_rss_before_mb": round(before),
+                         "transcriber_peak_rss_mb": round(peak)})
+
+
+SOAK_JOBS, SOAK_SUBSCRIBERS = 20, 50
+
+
+def test_soak_many_jobs_and_subscribers_with_faults(client, stack, talking_clip, fault_report):
+    """20 jobs and 50 subscribers at once while a vision and a fusion replica are killed and restarted:
+    every subscriber gets every result and the summary, each job's results are on the bus once, and the
+    processes that were not killed come back to their memory baseline."""
+    from emopulse.client import Client
+    steady = ["gateway", "transcriber", "audiotext", "vision", "fusion"]
+    baseline = {name: rss_mb(stack.pids[name]) for name in steady}
+    started = time.time()
+    jobs = [client.upload(talking_clip[0]) for _ in range(SOAK_JOBS)]
+    outcomes: dict[int, list] = {}
+
+    def subscriber(i: int) -> None:
+        with Client(stack.gateway) as own:
+            outcomes[i] = list(own.subscribe(jobs[i % SOAK_JOBS].id, timeout=600))
+
+    threads = [threading.Thread(target=subscriber, args=(i,)) for i in range(SOAK_SUBSCRIBERS)]
+    for t in threads:
+        t.start()
+    for victim in ("vision-2", "fusion-2"):
+        time.sleep(4)
+        stack.kill(victim, signal.SIGKILL)
+        stack.start_component(victim)
+    for t in threads:
+        t.join(timeout=600)
+    assert not any(t.is_alive() for t in threads), "a subscriber hung"
+    elapsed = time.time() - started
+    for i, events in outcomes.items():
+        assert events[-1].HasField("summary"), (i, events[-1])
+        assert [e.result.index for e in events if e.HasField("result")] == [0, 1, 2]
+    assert len(outcomes) == SOAK_SUBSCRIBERS
+    for job in jobs:
+        check_exactly_once(client, stack, job.id, expected=3)
+    time.sleep(5)
+    after = {name: rss_mb(stack.pids[name]) for name in steady}
+    grown = {name: round(after[name] - baseline[name]) for name in steady}
+    assert all(after[n] < baseline[n] * 1.25 + 64 for n in steady), f"memory did not settle: {grown} MB"
+    fault_report.append({"fault": "soak: 20 jobs, 50 subscribers, SIGKILL vision-2 and fusion-2",
+                         "outcome": "all SUCCEEDED, each utterance once, every subscriber ended",
+                         "job_s": round(elapsed, 1), "rss_growth_mb": grown})
+
+
+def test_a_transcriber_killed_on_every_delivery_ends_the_job(client, stack, two_hours, talking_clip):
+    """The transcriber dies each time it takes the job, up to the last delivery: the max-deliveries
+    advisory makes the restarted one record the failure, and the next job runs normally."""
+    import nats as nats_client
+    max_deliver = 5
+
+    async def deliveries() -> int:
+        """How many messages the transcriber's consumer has delivered (redeliveries included)."""
+        nc = await nats_client.connect(stack.nats_url)
+        try:
+            return (await nc.jetstream().consumer_info("JOBS", "transcriber")).delivered.consumer_seq
+        finally:
+            await nc.close()
+
+    seen = asyncio.run(deliveries())
+    job = client.analyze_reference("two-hours.m4a")  # decoding alone takes a while: time to kill it
+    for _ in range(max_deliver):
+        deadline = time.time() + 60
+        while asyncio.run(deliveries()) == seen:  # wait for the next delivery of the job, then kill
+            assert time.time() < deadline, "the transcriber never took the job"
+            time.sleep(0.05)
+        seen += 1
+        stack.kill("transcriber", signal.SIGKILL)
+        stack.start_component("transcriber")
+    events = list(client.subscribe(job.id, timeout=120))
+    ended = client.get_job(job.id)
+    assert events[-1].HasField("ended") and ended.state == pb.FAILED
+    assert "stopped 5 times" in ended.reason, ended.reason
+    assert list(client.subscribe(client.upload(talking_clip[0]).id, timeout=120))[-1].HasField("summary")

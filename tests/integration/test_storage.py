@@ -57,3 +57,26 @@ def test_symlink_escaping_the_root_is_refused(tmp_path):
     (root / "link.mp4").symlink_to(tmp_path / "secret.mp4")
     with pytest.raises(InvalidReference):
         store_with(tmp_path, media_root=str(root)).resolve_reference("link.mp4")
+
+
+def test_s3_cache_keeps_to_its_limit_least_recently_used_first(tmp_path, s3_server):
+    store = store_with(tmp_path, storage="s3", s3_bucket="media", s3_endpoint_url=s3_server,
+                       s3_cache_limit_bytes=2500)
+    uris = [upload(store, bytes([i]) * 1000, f"clip{i}.mp4")[0] for i in range(4)]
+    first = store.local_path(uris[0])
+    store.local_path(uris[1])
+    store.local_path(uris[0])  # used again: now the most recent but one
+    store.local_path(uris[2])  # over the limit: the least recently used (uris[1]) goes
+    cached = sorted(p.stat().st_size for p in store.cache_dir.iterdir())
+    assert sum(cached) <= 2500 and first.exists()
+    assert store.local_path(uris[1]).read_bytes() == bytes([1]) * 1000  # evicted media is fetched again
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_utterance_audio_by_reference(tmp_path, s3_server, kind):
+    store = store_with(tmp_path, storage=kind, s3_bucket="media", s3_endpoint_url=s3_server)
+    uri = store.put_span("job1", 3, b"\x01\x02" * 100)
+    assert store.read_span(uri) == b"\x01\x02" * 100
+    store.delete_spans("job1")
+    with pytest.raises(Exception):
+        store.read_span(uri)

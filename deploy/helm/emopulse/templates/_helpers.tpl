@@ -173,13 +173,168 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else if eq $s.type "local" }}
 {{- $_ := required "storage.local.existingClaim (a ReadWriteMany PVC shared by every pod) is required when storage.type=local" $s.local.existingClaim }}
 {{- end }}
-{{- range $k, $v := (merge (deepCopy ($c.settings | default dict)) ($.Values.settings | default dict)) }}
+{{- range $k, $v := (include "emopulse.componentSettings" . | fromJson) }}
 - name: EMOPULSE_{{ $k }}
   value: {{ $v | quote }}
 {{- end }}
 {{- with $c.env }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* Settings the chart checks -------------------------------------------------------------- */}}
+{{/* The services' defaults (emopulse/runtime/settings.py) of the settings the chart computes with;
+     tests/deploy/test_helm.py keeps them equal to the code. */}}
+{{- define "emopulse.settingDefaults" -}}
+{{- dict "SHUTDOWN_GRACE_S" "3" "SHUTDOWN_DRAIN_S" "8" "ACK_WAIT_S" "10"
+         "OUTAGE_BUDGET_S" "300" "STALL_TIMEOUT_S" "900"
+         "UPLOAD_LIMIT_BYTES" "2147483648" "S3_CACHE_LIMIT_BYTES" "21474836480"
+         "STREAM_MAX_BYTES" "2147483648" "KV_MAX_BYTES" "1073741824" | toJson -}}
+{{- end -}}
+
+{{/* What the services create on JetStream (emopulse/runtime/bus.py): JOBS, UTTERANCES, FEATURES,
+     RESULTS and ADVISORIES streams of STREAM_MAX_BYTES each; jobs, fusion and transcripts KV
+     buckets of KV_MAX_BYTES each. */}}
+{{- define "emopulse.jetstreamStreams" -}}5{{- end -}}
+{{- define "emopulse.jetstreamBuckets" -}}3{{- end -}}
+
+{{/* A component's settings from values: components.<name>.settings over settings. (list $ component) -> JSON */}}
+{{- define "emopulse.valueSettings" -}}
+{{- $ := index . 0 -}}{{- $c := index . 1 -}}
+{{- merge (deepCopy ($c.settings | default dict)) (deepCopy ($.Values.settings | default dict)) | toJson -}}
+{{- end -}}
+
+{{/* A setting's number from a settings map, or its default when unset; fails when it is not one.
+     (list settings NAME "seconds"|"bytes" where) -> the number as written */}}
+{{- define "emopulse.settingNumber" -}}
+{{- $s := index . 0 -}}{{- $k := index . 1 -}}{{- $kind := index . 2 -}}
+{{- $v := get (include "emopulse.settingDefaults" . | fromJson) $k -}}
+{{- if hasKey $s $k -}}{{- $v = toString (get $s $k) | trim -}}{{- end -}}
+{{- if eq $kind "bytes" -}}
+{{- if not (regexMatch "^[0-9]+$" $v) -}}
+{{- fail (printf "%s: %s=%q is not a whole number of bytes" (index . 3) $k $v) -}}
+{{- end -}}
+{{- else if not (regexMatch "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$" $v) -}}
+{{- fail (printf "%s: %s=%q is not a number of seconds" (index . 3) $k $v) -}}
+{{- end -}}
+{{- $v -}}
+{{- end -}}
+
+{{/* Bytes in a size: a Kubernetes quantity (512Mi, 1Gi, 10G, 1.5Gi), a NATS size (8MB and 8MiB are
+     binary like 8Mi, 8M is decimal) or a plain number. (list size "what it is") -> whole bytes */}}
+{{- define "emopulse.bytes" -}}
+{{- $v := toString (index . 0) | trim -}}
+{{- if not (regexMatch "^[0-9]+([.][0-9]+)?([KkMmGgTtPpEe]([Ii]?[Bb]?))?$" $v) -}}
+{{- fail (printf "%s=%q is not a size (bytes, or a number with a suffix such as 512Mi, 1Gi or 10G)" (index . 1) $v) -}}
+{{- end -}}
+{{- $unit := regexReplaceAll "^[0-9.]+" $v "" | lower | trimSuffix "b" | trimSuffix "i" -}}
+{{- $binary := ne (len $unit) (len (regexReplaceAll "^[0-9.]+" $v "" | lower)) -}}
+{{- $power := index (dict "" 0 "k" 1 "m" 2 "g" 3 "t" 4 "p" 5 "e" 6) $unit -}}
+{{- $n := float64 (regexReplaceAll "[^0-9.].*$" $v "") -}}
+{{- range until (int $power) -}}{{- $n = mulf $n (ternary 1024 1000 $binary) -}}{{- end -}}
+{{- printf "%.0f" (floor $n) -}}
+{{- end -}}
+
+{{/* Bytes as a short human figure: 2147483648 -> "2 GiB" */}}
+{{- define "emopulse.gib" -}}
+{{- printf "%g GiB" (divf (round (mulf (divf (float64 .) 1073741824) 100) 0) 100) -}}
+{{- end -}}
+
+{{/* The largest upload a gateway accepts: UPLOAD_LIMIT_BYTES of the enabled components with
+     receivesUploads (0 when none is enabled). */}}
+{{- define "emopulse.largestUpload" -}}
+{{- $ := . -}}{{- $max := 0.0 -}}
+{{- range $name := (include "emopulse.componentNames" $ | fromJsonArray) -}}
+{{- $c := include "emopulse.component" (list $ $name) | fromJson -}}
+{{- if and $c.enabled $c.receivesUploads -}}
+{{- $s := include "emopulse.valueSettings" (list $ $c) | fromJson -}}
+{{- $max = maxf $max (include "emopulse.settingNumber" (list $s "UPLOAD_LIMIT_BYTES" "bytes" (printf "components.%s" $name)) | float64) -}}
+{{- end -}}
+{{- end -}}
+{{- printf "%.0f" $max -}}
+{{- end -}}
+
+{{/* EMOPULSE_* settings a component gets from values (components.<name>.settings over settings)
+     plus the ones the chart derives, after checking what the services would refuse or what would
+     overflow the pod's disk:
+     - SHUTDOWN_GRACE_S < SHUTDOWN_DRAIN_S < ACK_WAIT_S and OUTAGE_BUDGET_S < STALL_TIMEOUT_S (the
+       services check both at start);
+     - storage.type=s3, receivesUploads: tmpSize (the data dir) holds two uploads of
+       UPLOAD_LIMIT_BYTES, each spooled whole before it goes to S3;
+     - storage.type=s3, readsMedia: S3_CACHE_LIMIT_BYTES is half of tmpSize unless set, and tmpSize
+       holds the cache plus the largest upload being downloaded into it.
+     (list $ name component) -> JSON */}}
+{{- define "emopulse.componentSettings" -}}
+{{- $ := index . 0 -}}{{- $name := index . 1 -}}{{- $c := index . 2 -}}
+{{- $s := include "emopulse.valueSettings" (list $ $c) | fromJson -}}
+{{- $n := dict -}}
+{{- range $k := list "SHUTDOWN_GRACE_S" "SHUTDOWN_DRAIN_S" "ACK_WAIT_S" "OUTAGE_BUDGET_S" "STALL_TIMEOUT_S" -}}
+{{- $_ := set $n $k (include "emopulse.settingNumber" (list $s $k "seconds" (printf "components.%s" $name)) | float64) -}}
+{{- end -}}
+{{- if not (and (lt $n.SHUTDOWN_GRACE_S $n.SHUTDOWN_DRAIN_S) (lt $n.SHUTDOWN_DRAIN_S $n.ACK_WAIT_S)) -}}
+{{- fail (printf "components.%s: SHUTDOWN_GRACE_S (%g) < SHUTDOWN_DRAIN_S (%g) < ACK_WAIT_S (%g) must hold, or the service refuses to start" $name $n.SHUTDOWN_GRACE_S $n.SHUTDOWN_DRAIN_S $n.ACK_WAIT_S) -}}
+{{- end -}}
+{{- if not (lt $n.OUTAGE_BUDGET_S $n.STALL_TIMEOUT_S) -}}
+{{- fail (printf "components.%s: OUTAGE_BUDGET_S (%g) must be below STALL_TIMEOUT_S (%g), or the service refuses to start" $name $n.OUTAGE_BUDGET_S $n.STALL_TIMEOUT_S) -}}
+{{- end -}}
+{{- if eq $.Values.storage.type "s3" -}}
+{{- $tmp := include "emopulse.bytes" (list $c.tmpSize (printf "components.%s.tmpSize" $name)) | float64 -}}
+{{- if $c.receivesUploads -}}
+{{- $upload := include "emopulse.settingNumber" (list $s "UPLOAD_LIMIT_BYTES" "bytes" (printf "components.%s" $name)) | float64 -}}
+{{- if lt $tmp (mulf 2 $upload) -}}
+{{- fail (printf "components.%s.tmpSize (%s) must hold two uploads of UPLOAD_LIMIT_BYTES (%s): raise tmpSize to %s or lower UPLOAD_LIMIT_BYTES" $name $c.tmpSize (include "emopulse.gib" $upload) (include "emopulse.gib" (mulf 2 $upload))) -}}
+{{- end -}}
+{{- end -}}
+{{- if $c.readsMedia -}}
+{{- if not (hasKey $s "S3_CACHE_LIMIT_BYTES") -}}
+{{- $_ := set $s "S3_CACHE_LIMIT_BYTES" (printf "%.0f" (floor (divf $tmp 2))) -}}
+{{- end -}}
+{{- $cache := include "emopulse.settingNumber" (list $s "S3_CACHE_LIMIT_BYTES" "bytes" (printf "components.%s" $name)) | float64 -}}
+{{- $upload := include "emopulse.largestUpload" $ | float64 -}}
+{{- if gt (addf $cache $upload) $tmp -}}
+{{- fail (printf "components.%s.tmpSize (%s) must hold S3_CACHE_LIMIT_BYTES (%s; half of tmpSize unless set) plus one upload of UPLOAD_LIMIT_BYTES (%s) being downloaded: raise tmpSize or lower S3_CACHE_LIMIT_BYTES" $name $c.tmpSize (include "emopulse.gib" $cache) (include "emopulse.gib" $upload)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $s -}}
+{{- end -}}
+
+{{/* A pod's terminationGracePeriodSeconds. On SIGTERM a service stops its gRPC server within
+     SHUTDOWN_GRACE_S, gives in-flight messages SHUTDOWN_DRAIN_S, then closes its connections
+     (each close bounded, ~5 s in all). Unset (null): grace + drain + 5 s + a 4 s margin (the
+     services allow the work 2 s past the drain; signal delivery), rounded up. Set: kept, but it must
+     be at least grace + drain + 5 s. (list $ name component) */}}
+{{- define "emopulse.terminationGracePeriodSeconds" -}}
+{{- $ := index . 0 -}}{{- $name := index . 1 -}}{{- $c := index . 2 -}}
+{{- $s := include "emopulse.valueSettings" (list $ $c) | fromJson -}}
+{{- $grace := include "emopulse.settingNumber" (list $s "SHUTDOWN_GRACE_S" "seconds" (printf "components.%s" $name)) | float64 -}}
+{{- $drain := include "emopulse.settingNumber" (list $s "SHUTDOWN_DRAIN_S" "seconds" (printf "components.%s" $name)) | float64 -}}
+{{- $needed := ceil (round (addf $grace $drain 5) 3) -}}
+{{- $t := $c.terminationGracePeriodSeconds -}}
+{{- if kindIs "invalid" $t -}}
+{{- printf "%.0f" (ceil (round (addf $grace $drain 5 4) 3)) -}}
+{{- else if lt (float64 $t) $needed -}}
+{{- fail (printf "components.%s.terminationGracePeriodSeconds (%v) is below SHUTDOWN_GRACE_S (%g) + SHUTDOWN_DRAIN_S (%g) + 5 s for closing connections = %.0f, so the pod would be killed mid-shutdown" $name $t $grace $drain $needed) -}}
+{{- else -}}
+{{- printf "%.0f" (float64 $t) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* What EmoPulse's streams and buckets reserve on JetStream, one copy: 5 x STREAM_MAX_BYTES +
+     3 x KV_MAX_BYTES (the largest any enabled component sets: each one creates them). */}}
+{{- define "emopulse.jetstreamBytes" -}}
+{{- $ := . -}}
+{{- $stream := include "emopulse.settingNumber" (list ($.Values.settings | default dict) "STREAM_MAX_BYTES" "bytes" "settings") | float64 -}}
+{{- $kv := include "emopulse.settingNumber" (list ($.Values.settings | default dict) "KV_MAX_BYTES" "bytes" "settings") | float64 -}}
+{{- range $name := (include "emopulse.componentNames" $ | fromJsonArray) -}}
+{{- $c := include "emopulse.component" (list $ $name) | fromJson -}}
+{{- if $c.enabled -}}
+{{- $s := include "emopulse.valueSettings" (list $ $c) | fromJson -}}
+{{- $stream = maxf $stream (include "emopulse.settingNumber" (list $s "STREAM_MAX_BYTES" "bytes" (printf "components.%s" $name)) | float64) -}}
+{{- $kv = maxf $kv (include "emopulse.settingNumber" (list $s "KV_MAX_BYTES" "bytes" (printf "components.%s" $name)) | float64) -}}
+{{- end -}}
+{{- end -}}
+{{- dict "stream" $stream "kv" $kv "total" (addf (mulf (include "emopulse.jetstreamStreams" $ | float64) $stream) (mulf (include "emopulse.jetstreamBuckets" $ | float64) $kv)) | toJson -}}
 {{- end -}}
 
 {{- define "emopulse.podSecurityContext" -}}
