@@ -10,11 +10,22 @@ from tritonclient.utils import np_to_triton_dtype
 from emopulse.runtime import metrics
 
 
+# gRPC's reconnect backoff grows to minutes by default: after a Triton restart the work would wait
+# that long. Reconnect within a second instead (the server is local to the cluster).
+CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", 2**31 - 1),
+    ("grpc.max_receive_message_length", 2**31 - 1),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
 class Triton:
     def __init__(self, url: str, timeout_s: float):
         self.url = url
         self.timeout_s = timeout_s
-        self.client = grpcclient.InferenceServerClient(url)
+        self.client = grpcclient.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
 
     async def infer(self, model: str, inputs: dict[str, np.ndarray], outputs: list[str]) -> tuple[dict[str, np.ndarray], str]:
         """One request; returns the named outputs and "<model>:<version>" that produced them."""

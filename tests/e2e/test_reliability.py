@@ -64,6 +64,17 @@ def check_exactly_once(client, stack, job_id: str, expected: int = EXPECTED) -> 
     return job
 
 
+def whisper_requests(stack) -> float:
+    """Requests Whisper has answered since Triton (re)started; 0 while it is down."""
+    import re
+    import urllib.request
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.triton_metrics}/metrics", timeout=5).read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(v) for v in re.findall(r'^nv_inference_request_success\{model="speech_to_text"[^}]*\} (\S+)$', text, re.M))
+
+
 def killed_and_restarted(stack, victim: str, pause_s: float, restarted: dict) -> None:
     time.sleep(pause_s)
     started = time.time()
@@ -75,6 +86,7 @@ def killed_and_restarted(stack, victim: str, pause_s: float, restarted: dict) ->
 @pytest.mark.parametrize("victim", COMPONENTS)
 def test_fault_matrix(client, stack, long_clip, victim, seed, fault_report):
     rng = random.Random(f"{victim}:{seed}")
+    whisper_before = whisper_requests(stack)
     kill_after = rng.randint(1, EXPECTED)   # events seen by the subscriber before the kill
     pause_s = rng.uniform(1.0, 3.0)         # how long the component stays dead
     started = time.time()
@@ -97,6 +109,9 @@ def test_fault_matrix(client, stack, long_clip, victim, seed, fault_report):
     assert [r.index for r in results] == list(range(EXPECTED))
     assert not [r.index for r in results if r.timed_out], "a feature was lost and fused around"
     check_exactly_once(client, stack, job.id)
+    if victim == "transcriber":  # resumed from its checkpoint: at most one chunk transcribed twice
+        chunks = sum(e.HasField("progress") and e.progress.stage == "transcribing" for e in raw_events(stack, job.id))
+        assert whisper_requests(stack) - whisper_before <= chunks + 1
     fault_report.append({"fault": f"SIGKILL {victim}", "seed": seed, "killed_after_events": kill_after,
                          "down_s": round(pause_s, 1), "restart_s": round(restarted.get("took", 0), 1),
                          "outcome": "SUCCEEDED, each utterance once", "job_s": round(ended - started, 1),
