@@ -26,7 +26,6 @@ from emopulse.runtime.settings import Settings
 from emopulse.runtime.triton import Triton, strings
 from emopulse.stack import Stack
 from emopulse.processing.fusion import fusion_inputs
-from services.transcriber.service import MAX_GAP_S
 from emopulse.processing.vision import find_faces
 from emopulse.processing import vision
 from emopulse.v1 import results_pb2 as pb
@@ -110,7 +109,7 @@ async def stage_times(triton: Triton, clip: Path, settings: Settings) -> dict[st
     audio = media.decode_audio(clip)
     regions = media.speech_regions(audio, SAMPLE_RATE)
     spans, language = [], b""
-    for start, end in media.group_regions(regions, settings.transcribe_chunk_s, MAX_GAP_S):
+    for start, end in media.group_regions(regions, settings.transcribe_chunk_s, media.CHUNK_MAX_GAP_S):
         # as the transcriber does: detect the language on the first chunk, then pass it on
         out, _ = await triton.infer("speech_to_text", {"AUDIO": audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)],
                                                        "LANGUAGE": np.array([language], dtype=object)}, ["SEGMENTS"])

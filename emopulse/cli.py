@@ -14,6 +14,8 @@ from emopulse.client import Client
 from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
 from emopulse.v1 import results_pb2 as pb
 
+CLI_RECONNECT_S = 10.0  # how long a command waits for a restarting gateway before saying it is unreachable
+
 
 class UserError(Exception):
     """A problem the user can fix: printed as one sentence, exit code 2."""
@@ -142,7 +144,7 @@ def cmd_analyze(args) -> int:
         raise UserError(f"{args.video}: no such file")
     address, started = gateway_for(args)
     try:
-        with Client(address) as client:
+        with Client(address, reconnect_s=CLI_RECONNECT_S) as client:
             def progress(sent, total):
                 if not args.json and sys.stderr.isatty():
                     print(f"\ruploading {path.name}: {sent / max(total, 1):4.0%}", end="", file=sys.stderr, flush=True)
@@ -157,7 +159,7 @@ def cmd_analyze(args) -> int:
 
 def with_client(args, action) -> int:
     address, _ = gateway_for(args)
-    with Client(address) as client:
+    with Client(address, reconnect_s=CLI_RECONNECT_S) as client:
         return action(client)
 
 

@@ -30,7 +30,8 @@ SERVICE_CONFIG = json.dumps({"methodConfig": [{
 }]})
 OPTIONS = [("grpc.service_config", SERVICE_CONFIG), ("grpc.enable_retries", 1),
            ("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-# Beyond gRPC's own retries (a few seconds), a gateway that is restarting is waited for this long.
+# Beyond gRPC's own retries (a few seconds), a gateway that is restarting is waited for this long
+# (a constructor argument: the CLI waits less, a person is watching).
 # Safe for Upload/Analyze because each call carries a request id: a retry returns the same job.
 RECONNECT_S = 60.0
 
@@ -41,6 +42,36 @@ def _unavailable(exc: grpc.RpcError) -> bool:
 
 def _backoff(attempt: int) -> float:
     return min(0.25 * 2 ** attempt, 3.0)
+
+
+class _Resume:
+    """What a subscription keeps across reconnects. The gateway replays a job's events as the same
+    sequence every time, so the first `seen` events of a new stream were already given out."""
+
+    def __init__(self, timeout: float | None, reconnect_s: float):
+        self.reconnect_s = reconnect_s
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.seen, self.attempt, self.lost_at = 0, 0, None
+
+    def time_left(self) -> float | None:
+        return None if self.deadline is None else max(0.1, self.deadline - time.monotonic())
+
+    def is_new(self, position: int) -> bool:
+        if position <= self.seen:
+            return False
+        self.seen, self.attempt, self.lost_at = position, 0, None
+        return True
+
+    def retry_delay(self, exc: grpc.RpcError) -> float:
+        """Seconds to wait before reconnecting; raises when the error is not the gateway going away
+        mid-stream (a gateway never reached is reported at once), or it has been away too long."""
+        now = time.monotonic()
+        self.lost_at = self.lost_at or now
+        if (not _unavailable(exc) or not self.seen or now - self.lost_at > self.reconnect_s
+                or (self.deadline and now > self.deadline)):
+            raise exc
+        self.attempt += 1
+        return _backoff(self.attempt - 1)
 
 
 def _chunks(data: bytes | Path | str, filename: str | None, language: str, request_id: str,
@@ -67,8 +98,9 @@ def _chunks(data: bytes | Path | str, filename: str | None, language: str, reque
 
 
 class Client:
-    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0):
+    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S):
         self.timeout = timeout
+        self.reconnect_s = reconnect_s
         self.channel = grpc.insecure_channel(address, options=OPTIONS)
         self.stub = api_pb2_grpc.EmoPulseStub(self.channel)
 
@@ -82,13 +114,13 @@ class Client:
         self.channel.close()
 
     def _retrying(self, call):
-        """call() again while the gateway is unreachable, up to RECONNECT_S."""
+        """call() again while the gateway is unreachable, up to reconnect_s."""
         started, attempt = time.monotonic(), 0
         while True:
             try:
                 return call()
             except grpc.RpcError as exc:
-                if not _unavailable(exc) or time.monotonic() - started > RECONNECT_S:
+                if not _unavailable(exc) or time.monotonic() - started > self.reconnect_s:
                     raise
             time.sleep(_backoff(attempt))
             attempt += 1
@@ -119,25 +151,17 @@ class Client:
         stopped). If the gateway goes away mid-stream, this reconnects and carries on where it was:
         the replay is the same sequence, so the events already seen are skipped.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        seen, attempt, lost_at = 0, 0, None
+        resume = _Resume(timeout, self.reconnect_s)
         while True:
-            left = None if deadline is None else max(0.1, deadline - time.monotonic())
-            position = 0
             try:
-                for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=left):
-                    position += 1
-                    if position > seen:
-                        seen, attempt, lost_at = position, 0, None
+                for position, event in enumerate(self.stub.Subscribe(
+                        api_pb2.SubscribeRequest(job_id=job_id), timeout=resume.time_left()), 1):
+                    if resume.is_new(position):
                         yield event
                 return
             except grpc.RpcError as exc:
-                lost_at = lost_at or time.monotonic()
-                if not _unavailable(exc) or time.monotonic() - lost_at > RECONNECT_S or (
-                        deadline and time.monotonic() > deadline):
-                    raise
-            time.sleep(_backoff(attempt))
-            attempt += 1
+                delay = resume.retry_delay(exc)
+            time.sleep(delay)
 
     def results(self, job_id: str, timeout: float | None = None) -> tuple[list[pb.UtteranceResult], pb.JobEvent]:
         """Wait for a job: (utterance results in order, its last event)."""
@@ -168,8 +192,9 @@ class Client:
 
 
 class AsyncClient:
-    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0):
+    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S):
         self.timeout = timeout
+        self.reconnect_s = reconnect_s
         self.channel = grpc.aio.insecure_channel(address, options=OPTIONS)
         self.stub = api_pb2_grpc.EmoPulseStub(self.channel)
 
@@ -188,7 +213,7 @@ class AsyncClient:
             try:
                 return await call()
             except grpc.RpcError as exc:
-                if not _unavailable(exc) or time.monotonic() - started > RECONNECT_S:
+                if not _unavailable(exc) or time.monotonic() - started > self.reconnect_s:
                     raise
             await asyncio.sleep(_backoff(attempt))
             attempt += 1
@@ -210,25 +235,19 @@ class AsyncClient:
 
     async def subscribe(self, job_id: str, timeout: float | None = None) -> AsyncIterator[pb.JobEvent]:
         """As Client.subscribe: ends with the job, and carries on across a gateway restart."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        seen, attempt, lost_at = 0, 0, None
+        resume = _Resume(timeout, self.reconnect_s)
         while True:
-            left = None if deadline is None else max(0.1, deadline - time.monotonic())
-            position = 0
             try:
-                async for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id), timeout=left):
+                position = 0
+                async for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id),
+                                                       timeout=resume.time_left()):
                     position += 1
-                    if position > seen:
-                        seen, attempt, lost_at = position, 0, None
+                    if resume.is_new(position):
                         yield event
                 return
             except grpc.RpcError as exc:
-                lost_at = lost_at or time.monotonic()
-                if not _unavailable(exc) or time.monotonic() - lost_at > RECONNECT_S or (
-                        deadline and time.monotonic() > deadline):
-                    raise
-            await asyncio.sleep(_backoff(attempt))
-            attempt += 1
+                delay = resume.retry_delay(exc)
+            await asyncio.sleep(delay)
 
     async def get_job(self, job_id: str) -> pb.Job:
         return await self.stub.GetJob(api_pb2.GetJobRequest(job_id=job_id), timeout=self.timeout)

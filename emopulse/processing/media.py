@@ -321,6 +321,9 @@ class _Grouper:
         return [g]
 
 
+#: Speech regions closer than this share a Whisper chunk (the transcriber's and the benchmark's rule).
+CHUNK_MAX_GAP_S = 1.0
+
 @dataclass(frozen=True, eq=False)  # eq: comparing the sample arrays element-wise is never meant
 class SpeechChunk:
     """One stretch of audio to transcribe: ``samples`` is the audio of [start_s, end_s) and

@@ -24,7 +24,6 @@ from emopulse.v1 import results_pb2 as pb
 
 MODEL = "speech_to_text"
 CHECKPOINTS = "transcripts"
-MAX_GAP_S = 1.0  # speech regions closer than this share a Whisper chunk
 CONTEXT_UTTERANCES = 2  # previous utterances sent along as context (what the MELD text model was trained with)
 
 
@@ -64,7 +63,7 @@ class Transcriber:
         try:
             path = await asyncio.to_thread(self.rt.store.local_path, job.media_uri)
             info = await asyncio.to_thread(media.probe, path)
-            speech = media.speech_chunks(media.audio_blocks(path), self.rt.settings.transcribe_chunk_s, MAX_GAP_S)
+            speech = media.speech_chunks(media.audio_blocks(path), self.rt.settings.transcribe_chunk_s, media.CHUNK_MAX_GAP_S)
             number = -1
             while (chunk := await asyncio.to_thread(next, speech, None)) is not None:
                 number += 1

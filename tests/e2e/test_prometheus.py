@@ -31,7 +31,8 @@ def prometheus_config(stack, rules: Path) -> dict:
         "rule_files": [str(rules)],
         "scrape_configs": [{
             "job_name": "emopulse",
-            "static_configs": [{"targets": [address], "labels": {"component": name}}
+            # replicas (vision-2) share their service's component label, as pods of one Deployment do
+            "static_configs": [{"targets": [address], "labels": {"component": name.split("-")[0], "process": name}}
                                for name, address in sorted(stack.scrape_targets().items())],
         }],
     }
@@ -100,16 +101,17 @@ def prometheus(stack, tmp_path_factory):
 
 
 def test_every_scrape_target_is_up(prometheus, stack):
-    targets = stack.scrape_targets()
-    assert set(targets) == set(COMPONENTS)
+    processes = {*stack.processes, "triton"}
+    assert set(stack.scrape_targets()) == processes
+    assert {name.split("-")[0] for name in processes} == set(COMPONENTS)
 
     def all_up():
         active = prometheus.get("/api/v1/targets")["activeTargets"]
-        health = {t["labels"]["component"]: t["health"] for t in active}
-        return health if health == {c: "up" for c in COMPONENTS} else None
+        health = {t["labels"]["process"]: t["health"] for t in active}
+        return health if health == {p: "up" for p in processes} else None
     prometheus.wait("every target up", all_up, 30)
-    up = {r["metric"]["component"]: r["value"][1] for r in prometheus.query('up{job="emopulse"}')}
-    assert up == {c: "1" for c in COMPONENTS}
+    up = {r["metric"]["process"]: r["value"][1] for r in prometheus.query('up{job="emopulse"}')}
+    assert up == {p: "1" for p in processes}
 
 
 def test_alert_rules_load_and_evaluate_against_live_series(prometheus):
@@ -143,9 +145,10 @@ COUNTERS = {
 }
 
 
-def test_a_job_shows_up_in_prometheus(prometheus, client, talking_clip):
+def test_a_job_shows_up_in_prometheus(prometheus, stack, client, talking_clip):
     path, placed = talking_clip
-    prometheus.wait("every target scraped", lambda: len(prometheus.query('up{job="emopulse"} == 1')) == len(COMPONENTS))
+    prometheus.wait("every target scraped",
+                    lambda: len(prometheus.query('up{job="emopulse"} == 1')) == len(stack.scrape_targets()))
     time.sleep(2)  # one more scrape of every target, so "before" is current
     before = {expr: prometheus.value(f"{expr} or vector(0)") for expr in COUNTERS}
 

@@ -279,3 +279,22 @@ def test_a_transcriber_killed_on_every_delivery_ends_the_job(client, stack, two_
     assert events[-1].HasField("ended") and ended.state == pb.FAILED
     assert "stopped 5 times" in ended.reason, ended.reason
     assert list(client.subscribe(client.upload(talking_clip[0]).id, timeout=120))[-1].HasField("summary")
+
+
+def test_subscribe_ends_with_its_job_even_when_the_last_event_was_lost(client, stack):
+    """A job that ended without its final event on the bus (a crash in between): Subscribe still ends."""
+    async def record_ended_job() -> str:
+        nc = await nats.connect(stack.nats_url)
+        try:
+            now = time.time()
+            job = pb.Job(id=f"lost{int(now * 1000)}", state=pb.SUCCEEDED, created_at=now, updated_at=now)
+            await bus.JobStore(nc.jetstream(), "test").create(job)
+            return job.id
+        finally:
+            await nc.close()
+
+    job_id = asyncio.run(record_ended_job())
+    started = time.time()
+    events = list(client.subscribe(job_id, timeout=60))
+    assert len(events) == 1 and events[0].HasField("ended") and events[0].ended.state == pb.SUCCEEDED
+    assert time.time() - started < 30

@@ -180,17 +180,19 @@ def test_silence_and_no_blocks(media_dir):
 PEAK_RSS_BOUND_MB = 350
 DECODED_2H_MB = 2 * 3600 * SAMPLE_RATE * 4 / 2**20  # 439 MiB of float32 samples
 
+# The child reads VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child of a big
+# pytest process would report its parent's size.
 _CHILD = """
-import json, resource, sys
+import json, sys
 from emopulse.processing import media
-def rss_mb():
-    return int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1]) / 1024
+def rss_mb(field='VmRSS'):
+    return int(next(l for l in open('/proc/self/status') if l.startswith(field)).split()[1]) / 1024
 media.speech_regions(media.np.zeros(16000, media.np.float32))  # load the VAD model first: the baseline
 before = rss_mb()
 chunks = media.speech_chunks(media.audio_blocks(sys.argv[1]), 20.0, 1.0)
 found = [(c.start_s, c.end_s, len(c.regions)) for c in chunks]
 print(json.dumps({"chunks": found, "duration_s": chunks.duration_s, "regions": chunks.region_count,
-                  "baseline_mb": before, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "baseline_mb": before, "peak_mb": rss_mb('VmHWM')}))
 """
 
 
