@@ -99,16 +99,17 @@ def format_summary(s: pb.Summary) -> str:
     return "\n".join(lines)
 
 
-def follow(client: Client, job_id: str, as_json: bool, report: str | None = None) -> int:
+def follow(client: Client, job_id: str, as_json: bool, report: str | None = None, after: int = 0) -> int:
     code, results, summary = 0, [], None
-    for event in client.subscribe(job_id):
+    for event in client.subscribe(job_id, after=after):
         kind = event.WhichOneof("event")
         if kind == "result":
             results.append(event.result)
         elif kind == "summary":
             summary = event.summary
         if as_json:
-            print(json.dumps({"event": kind, **MessageToDict(getattr(event, kind))}), flush=True)
+            print(json.dumps({"event": kind, "sequence": event.sequence, **MessageToDict(getattr(event, kind))}),
+                  flush=True)
         elif kind == "result":
             print(format_result(event.result), flush=True)
         elif kind == "summary":
@@ -172,7 +173,7 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    return with_client(args, lambda client: follow(client, args.job_id, args.json, args.report))
+    return with_client(args, lambda client: follow(client, args.job_id, args.json, args.report, args.after))
 
 
 def cmd_cancel(args) -> int:
@@ -202,8 +203,10 @@ def parser() -> argparse.ArgumentParser:
     analyze.add_argument("--port", type=int, default=50051, help=argparse.SUPPRESS)
     analyze.set_defaults(run=cmd_analyze)
     sub.add_parser("jobs", help="list jobs").set_defaults(run=cmd_jobs)
-    watch = sub.add_parser("watch", help="print a job's results from the start")
+    watch = sub.add_parser("watch", help="print a job's results from the start (or after an event)")
     watch.add_argument("job_id")
+    watch.add_argument("--after", type=int, default=0, metavar="SEQUENCE",
+                       help="only the events after this sequence number (the `sequence` of --json lines)")
     watch.set_defaults(run=cmd_watch)
     cancel = sub.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")

@@ -45,21 +45,29 @@ def _backoff(attempt: int) -> float:
 
 
 class _Resume:
-    """What a subscription keeps across reconnects. The gateway replays a job's events as the same
-    sequence every time, so the first `seen` events of a new stream were already given out."""
+    """What a subscription keeps across reconnects: every event carries its sequence number, so a
+    new stream asks for the events after the last one given out."""
 
-    def __init__(self, timeout: float | None, reconnect_s: float):
+    def __init__(self, job_id: str, timeout: float | None, reconnect_s: float, after: int, from_now: bool):
+        self.job_id, self.after, self.from_now = job_id, after, from_now
         self.reconnect_s = reconnect_s
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.seen, self.attempt, self.lost_at = 0, 0, None
 
+    def request(self) -> api_pb2.SubscribeRequest:
+        after = max(self.seen, self.after)
+        if after:
+            return api_pb2.SubscribeRequest(job_id=self.job_id, start=api_pb2.SubscribeRequest.AFTER, after=after)
+        start = api_pb2.SubscribeRequest.NOW if self.from_now else api_pb2.SubscribeRequest.BEGINNING
+        return api_pb2.SubscribeRequest(job_id=self.job_id, start=start)
+
     def time_left(self) -> float | None:
         return None if self.deadline is None else max(0.1, self.deadline - time.monotonic())
 
-    def is_new(self, position: int) -> bool:
-        if position <= self.seen:
+    def is_new(self, event: pb.JobEvent) -> bool:
+        if event.sequence <= self.seen:
             return False
-        self.seen, self.attempt, self.lost_at = position, 0, None
+        self.seen, self.attempt, self.lost_at = event.sequence, 0, None
         return True
 
     def retry_delay(self, exc: grpc.RpcError) -> float:
@@ -144,19 +152,20 @@ class Client:
         request = api_pb2.AnalyzeRequest(media=media, language=language, request_id=request_id or uuid.uuid4().hex)
         return self._retrying(lambda: self.stub.Analyze(request, timeout=self.timeout))
 
-    def subscribe(self, job_id: str, timeout: float | None = None) -> Iterator[pb.JobEvent]:
-        """Every event of the job from its start; ends after the summary or the job's end.
+    def subscribe(self, job_id: str, timeout: float | None = None, after: int = 0,
+                  from_now: bool = False) -> Iterator[pb.JobEvent]:
+        """The job's events, from its start (or those after sequence number `after`, or those from
+        now on); ends after the summary or the job's end.
 
         The server ends the stream when the job ends, and every job ends (a watchdog fails work that
-        stopped). If the gateway goes away mid-stream, this reconnects and carries on where it was:
-        the replay is the same sequence, so the events already seen are skipped.
+        stopped). If the gateway goes away mid-stream, this reconnects and carries on after the last
+        event it gave (each event has its `sequence`).
         """
-        resume = _Resume(timeout, self.reconnect_s)
+        resume = _Resume(job_id, timeout, self.reconnect_s, after, from_now)
         while True:
             try:
-                for position, event in enumerate(self.stub.Subscribe(
-                        api_pb2.SubscribeRequest(job_id=job_id), timeout=resume.time_left()), 1):
-                    if resume.is_new(position):
+                for event in self.stub.Subscribe(resume.request(), timeout=resume.time_left()):
+                    if resume.is_new(event):
                         yield event
                 return
             except grpc.RpcError as exc:
@@ -233,16 +242,14 @@ class AsyncClient:
         request = api_pb2.AnalyzeRequest(media=media, language=language, request_id=request_id or uuid.uuid4().hex)
         return await self._retrying(lambda: self.stub.Analyze(request, timeout=self.timeout))
 
-    async def subscribe(self, job_id: str, timeout: float | None = None) -> AsyncIterator[pb.JobEvent]:
+    async def subscribe(self, job_id: str, timeout: float | None = None, after: int = 0,
+                        from_now: bool = False) -> AsyncIterator[pb.JobEvent]:
         """As Client.subscribe: ends with the job, and carries on across a gateway restart."""
-        resume = _Resume(timeout, self.reconnect_s)
+        resume = _Resume(job_id, timeout, self.reconnect_s, after, from_now)
         while True:
             try:
-                position = 0
-                async for event in self.stub.Subscribe(api_pb2.SubscribeRequest(job_id=job_id),
-                                                       timeout=resume.time_left()):
-                    position += 1
-                    if resume.is_new(position):
+                async for event in self.stub.Subscribe(resume.request(), timeout=resume.time_left()):
+                    if resume.is_new(event):
                         yield event
                 return
             except grpc.RpcError as exc:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from emopulse.v1 import results_pb2 as emopulse_dot_v1_dot_results__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65mopulse/v1/api.proto\x12\x0b\x65mopulse.v1\x1a\x19\x65mopulse/v1/results.proto\"E\n\x0e\x41nalyzeRequest\x12\r\n\x05media\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"N\n\x0bUploadChunk\x12\'\n\x04info\x18\x01 \x01(\x0b\x32\x17.emopulse.v1.UploadInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Z\n\nUploadInfo\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\"\n\x10SubscribeRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.emopulse.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x80\x03\n\x08\x45moPulse\x12\x38\n\x07\x41nalyze\x12\x1b.emopulse.v1.AnalyzeRequest\x1a\x10.emopulse.v1.Job\x12\x36\n\x06Upload\x12\x18.emopulse.v1.UploadChunk\x1a\x10.emopulse.v1.Job(\x01\x12\x43\n\tSubscribe\x12\x1d.emopulse.v1.SubscribeRequest\x1a\x15.emopulse.v1.JobEvent0\x01\x12\x36\n\x06GetJob\x12\x1a.emopulse.v1.GetJobRequest\x1a\x10.emopulse.v1.Job\x12G\n\x08ListJobs\x12\x1c.emopulse.v1.ListJobsRequest\x1a\x1d.emopulse.v1.ListJobsResponse\x12<\n\tCancelJob\x12\x1d.emopulse.v1.CancelJobRequest\x1a\x10.emopulse.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65mopulse/v1/api.proto\x12\x0b\x65mopulse.v1\x1a\x19\x65mopulse/v1/results.proto\"E\n\x0e\x41nalyzeRequest\x12\r\n\x05media\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"N\n\x0bUploadChunk\x12\'\n\x04info\x18\x01 \x01(\x0b\x32\x17.emopulse.v1.UploadInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Z\n\nUploadInfo\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x91\x01\n\x10SubscribeRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x05start\x18\x02 \x01(\x0e\x32#.emopulse.v1.SubscribeRequest.Start\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x03\"*\n\x05Start\x12\r\n\tBEGINNING\x10\x00\x12\x07\n\x03NOW\x10\x01\x12\t\n\x05\x41\x46TER\x10\x02\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.emopulse.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x80\x03\n\x08\x45moPulse\x12\x38\n\x07\x41nalyze\x12\x1b.emopulse.v1.AnalyzeRequest\x1a\x10.emopulse.v1.Job\x12\x36\n\x06Upload\x12\x18.emopulse.v1.UploadChunk\x1a\x10.emopulse.v1.Job(\x01\x12\x43\n\tSubscribe\x12\x1d.emopulse.v1.SubscribeRequest\x1a\x15.emopulse.v1.JobEvent0\x01\x12\x36\n\x06GetJob\x12\x1a.emopulse.v1.GetJobRequest\x1a\x10.emopulse.v1.Job\x12G\n\x08ListJobs\x12\x1c.emopulse.v1.ListJobsRequest\x1a\x1d.emopulse.v1.ListJobsResponse\x12<\n\tCancelJob\x12\x1d.emopulse.v1.CancelJobRequest\x1a\x10.emopulse.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,16 +38,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADCHUNK']._serialized_end=214
   _globals['_UPLOADINFO']._serialized_start=216
   _globals['_UPLOADINFO']._serialized_end=306
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=308
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=342
-  _globals['_GETJOBREQUEST']._serialized_start=344
-  _globals['_GETJOBREQUEST']._serialized_end=375
-  _globals['_CANCELJOBREQUEST']._serialized_start=377
-  _globals['_CANCELJOBREQUEST']._serialized_end=411
-  _globals['_LISTJOBSREQUEST']._serialized_start=413
-  _globals['_LISTJOBSREQUEST']._serialized_end=465
-  _globals['_LISTJOBSRESPONSE']._serialized_start=467
-  _globals['_LISTJOBSRESPONSE']._serialized_end=542
-  _globals['_EMOPULSE']._serialized_start=545
-  _globals['_EMOPULSE']._serialized_end=929
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=309
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=454
+  _globals['_SUBSCRIBEREQUEST_START']._serialized_start=412
+  _globals['_SUBSCRIBEREQUEST_START']._serialized_end=454
+  _globals['_GETJOBREQUEST']._serialized_start=456
+  _globals['_GETJOBREQUEST']._serialized_end=487
+  _globals['_CANCELJOBREQUEST']._serialized_start=489
+  _globals['_CANCELJOBREQUEST']._serialized_end=523
+  _globals['_LISTJOBSREQUEST']._serialized_start=525
+  _globals['_LISTJOBSREQUEST']._serialized_end=577
+  _globals['_LISTJOBSRESPONSE']._serialized_start=579
+  _globals['_LISTJOBSRESPONSE']._serialized_end=654
+  _globals['_EMOPULSE']._serialized_start=657
+  _globals['_EMOPULSE']._serialized_end=1041
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 from emopulse.v1 import results_pb2 as _results_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -38,10 +39,22 @@ class UploadInfo(_message.Message):
     def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("job_id",)
+    __slots__ = ("job_id", "start", "after")
+    class Start(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        BEGINNING: _ClassVar[SubscribeRequest.Start]
+        NOW: _ClassVar[SubscribeRequest.Start]
+        AFTER: _ClassVar[SubscribeRequest.Start]
+    BEGINNING: SubscribeRequest.Start
+    NOW: SubscribeRequest.Start
+    AFTER: SubscribeRequest.Start
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+    start: SubscribeRequest.Start
+    after: int
+    def __init__(self, job_id: _Optional[str] = ..., start: _Optional[_Union[SubscribeRequest.Start, str]] = ..., after: _Optional[int] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)

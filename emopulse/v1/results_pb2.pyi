@@ -219,15 +219,17 @@ class Summary(_message.Message):
     def __init__(self, utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., sentiment_distribution: _Optional[_Mapping[str, float]] = ..., mean_emotion: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ..., note: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "result", "progress", "summary", "ended")
+    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     result: UtteranceResult
     progress: Progress
     summary: Summary
     ended: Job
-    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+    sequence: int
+    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...

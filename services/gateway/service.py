@@ -13,8 +13,10 @@ import grpc
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
 
+from emopulse.processing.ordering import EventOrder
 from emopulse.runtime import bus
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.watchdog import watch_jobs
@@ -160,9 +162,15 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         if job is None:
             RPCS.labels("Subscribe", "NOT_FOUND").inc()
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no job with id {request.job_id!r}")
+        if request.start == api_pb2.SubscribeRequest.AFTER and request.after < 0:
+            RPCS.labels("Subscribe", "INVALID_ARGUMENT").inc()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "after must be a sequence number, 0 or more")
         SUBSCRIPTIONS.inc()
         try:
-            async for event in self._replay(job.id):
+            order = EventOrder(after=request.after if request.start == api_pb2.SubscribeRequest.AFTER else 0)
+            if request.start == api_pb2.SubscribeRequest.NOW:
+                order.quiet_until_seq = await self._last_seq(job.id)
+            async for event in self._replay(job.id, order):
                 yield event
             RPCS.labels("Subscribe", "OK").inc()
         except asyncio.CancelledError:  # the client went away
@@ -174,11 +182,17 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         finally:
             SUBSCRIPTIONS.dec()
 
-    async def _replay(self, job_id: str) -> AsyncIterator[pb.JobEvent]:
-        """Every event of the job from the stream's start, results in utterance order, each once.
+    async def _last_seq(self, job_id: str) -> int:
+        """The stream sequence of the job's newest event so far (0: none yet)."""
+        try:
+            return (await self.rt.js.get_last_msg("RESULTS", bus.results_subject(job_id))).seq
+        except NotFoundError:
+            return 0
 
-        Fusion may finish utterance 3 before 2; results wait here until their predecessors came. The
-        stream ends with the job even if its last event never made it to the bus: a quiet stream
+    async def _replay(self, job_id: str, order: EventOrder) -> AsyncIterator[pb.JobEvent]:
+        """The job's events from the stream's start, in the order `order` gives them.
+
+        The stream ends with the job even if its last event never made it to the bus: a quiet stream
         looks at the job record, and an ended job ends the stream with an `ended` event.
         """
         subject = bus.results_subject(job_id)
@@ -193,9 +207,9 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                     await asyncio.sleep(1.0)
 
         sub = await read_from(1)
-        next_index, waiting, quiet_checks, last_seq = 0, {}, 0, 0
+        quiet_checks, last_seq = 0, 0
         try:
-            while True:
+            while not order.ended:
                 try:
                     msg = await sub.next_msg(timeout=END_CHECK_S)
                 except (NatsTimeout, NatsError):
@@ -210,30 +224,13 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                         continue
                     quiet_checks = quiet_checks + 1 if job is None or job.state in bus.TERMINAL else 0
                     if quiet_checks >= 2:  # ended, and nothing more came: the end event was lost
-                        for index in sorted(waiting):
-                            yield waiting.pop(index)
-                        yield pb.JobEvent(job_id=job_id, ended=job or pb.Job(id=job_id, state=pb.FAILED,
-                                                                              reason="the job record has expired"))
-                        return
+                        for event in order.end(job or pb.Job(id=job_id, state=pb.FAILED,
+                                                             reason="the job record has expired")):
+                            yield event
                     continue
-                last_seq = msg.metadata.sequence.stream
-                quiet_checks = 0
-                event = pb.JobEvent.FromString(msg.data)
-                kind = event.WhichOneof("event")
-                if kind == "result":
-                    index = event.result.index
-                    if index >= next_index:
-                        waiting[index] = event
-                    while next_index in waiting:
-                        yield waiting.pop(next_index)
-                        next_index += 1
-                elif kind == "progress":
+                last_seq, quiet_checks = msg.metadata.sequence.stream, 0
+                for event in order.add(pb.JobEvent.FromString(msg.data), last_seq):
                     yield event
-                else:  # summary or ended: the last event of a job
-                    for index in sorted(waiting):
-                        yield waiting.pop(index)
-                    yield event
-                    return
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

@@ -298,3 +298,21 @@ def test_subscribe_ends_with_its_job_even_when_the_last_event_was_lost(client, s
     events = list(client.subscribe(job_id, timeout=60))
     assert len(events) == 1 and events[0].HasField("ended") and events[0].ended.state == pb.SUCCEEDED
     assert time.time() - started < 30
+
+
+def test_subscribe_resumes_after_a_sequence_number_and_from_now(client, talking_clip):
+    job = client.upload(talking_clip[0])
+    everything = list(client.subscribe(job.id, timeout=120))
+    assert [e.sequence for e in everything] == list(range(1, len(everything) + 1))
+    for k in (1, len(everything) // 2, len(everything) - 1):
+        rest = list(client.subscribe(job.id, timeout=60, after=k))
+        assert [e.SerializeToString() for e in rest] == [e.SerializeToString() for e in everything[k:]]
+    assert list(client.subscribe(job.id, timeout=60, after=len(everything) + 5)) == []
+    # From now on an ended job: just its last event, so the client learns it has ended.
+    [last] = list(client.subscribe(job.id, timeout=60, from_now=True))
+    assert last.HasField("summary") and last.sequence == everything[-1].sequence
+    # From now on a running job: no event from before the call.
+    running = client.upload(talking_clip[0])
+    first = next(iter(client.subscribe(running.id, timeout=120)))
+    later = list(client.subscribe(running.id, timeout=120, from_now=True))
+    assert later[-1].HasField("summary") and later[0].sequence > first.sequence
