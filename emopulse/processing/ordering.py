@@ -50,8 +50,7 @@ class EventOrder:
         return self._number(ready, final=True)
 
     def flush_waiting(self) -> list[tuple[pb.JobEvent, int]]:
-        ready = [self.waiting.pop(i) for i in sorted(self.waiting)]
-        return ready
+        return [self.waiting.pop(i) for i in sorted(self.waiting)]
 
     def _number(self, ready: list[tuple[pb.JobEvent, int]], final: bool) -> list[pb.JobEvent]:
         out = []

@@ -211,6 +211,19 @@ class JobStore:
 
 
 Handler = Callable[[bytes], Awaitable[float | None]]
+
+
+async def _fetch_one(sub) -> list[Msg]:
+    """At most one message from a pull subscription; none after a quiet second or a connection error
+    (nats-py reconnects by itself, so the caller just asks again)."""
+    try:
+        return await sub.fetch(batch=1, timeout=1.0)
+    except (NatsTimeout, asyncio.TimeoutError):
+        return []
+    except Exception as exc:
+        log.warning("fetch failed: %s", exc)
+        await asyncio.sleep(0.5)
+        return []
 GiveUp = Callable[[bytes, BaseException], Awaitable[None]]
 
 
@@ -269,16 +282,9 @@ class Consumer:
                     continue
                 metrics.PAUSED.labels(self.service).set(0)
                 await slots.acquire()  # one free slot, one message: a busy worker leaves work to others
-                try:
-                    msgs = await sub.fetch(batch=1, timeout=1.0)
-                except (NatsTimeout, asyncio.TimeoutError):
+                msgs = await _fetch_one(sub)
+                if not msgs:
                     slots.release()
-                    continue
-                except Exception as exc:  # connection trouble: nats-py reconnects, we retry
-                    slots.release()
-                    log.warning("fetch failed: %s", exc)
-                    await asyncio.sleep(0.5)
-                    continue
                 for msg in msgs:
                     task = asyncio.create_task(self._handle(msg, slots, stopping))
                     tasks.add(task)
@@ -375,15 +381,7 @@ class Consumer:
                 log.warning("advisory consumer not ready: %s", exc)
                 await asyncio.sleep(1.0)
         while not stopping.is_set():
-            try:
-                msgs = await sub.fetch(batch=1, timeout=1.0)
-            except (NatsTimeout, asyncio.TimeoutError):
-                continue
-            except Exception as exc:
-                log.warning("advisory fetch failed: %s", exc)
-                await asyncio.sleep(1.0)
-                continue
-            for advisory in msgs:
+            for advisory in await _fetch_one(sub):
                 try:
                     info = json.loads(advisory.data)
                     original = await self.js.get_msg(self.stream, info["stream_seq"])

@@ -22,13 +22,9 @@ _OUTAGE_WORDS = ("connection refused", "failed to connect", "connect failed", "s
                  "unknown model", "unavailable", "could not connect to the endpoint", "connection reset")
 
 
-class DependencyUnavailable(Exception):
-    """Raised where code knows a dependency is down (a store that cannot be reached, a model not ready)."""
-
-
 def is_outage(exc: BaseException) -> bool:
     """True for failures that say nothing about the input: retry them when the dependency is back."""
-    if isinstance(exc, (DependencyUnavailable, ConnectionError) + _NATS_OUTAGES):
+    if isinstance(exc, (ConnectionError,) + _NATS_OUTAGES):
         return True
     status = getattr(exc, "status", None)
     if callable(status) and str(status()) in _TRITON_OUTAGE_STATUS:  # tritonclient InferenceServerException
