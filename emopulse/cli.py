@@ -99,10 +99,34 @@ def format_summary(s: pb.Summary) -> str:
     return "\n".join(lines)
 
 
+def format_state(status: pb.StreamStatus) -> str:
+    state = pb.StreamState.Name(status.state).removeprefix("STREAM_")
+    return f"stream {state}" + (f": {status.detail}" if status.detail else "")
+
+
+class LiveLine:
+    """The interim transcript on one line that each newer partial rewrites (on a terminal only)."""
+
+    def __init__(self):
+        self.shown = sys.stdout.isatty()
+        self.state, self.text = "", ""
+
+    def clear(self) -> None:
+        if self.shown and self.text:
+            print("\r\033[K", end="", flush=True)
+            self.text = ""
+
+    def partial(self, partial: pb.Partial, lag_s: float) -> None:
+        if self.shown:
+            self.text = partial.text
+            print(f"\r\033[K… {partial.text}  [{self.state or 'LIVE'}, lag {lag_s:.1f} s]"[:200], end="", flush=True)
+
+
 def follow(client: Client, job_id: str, as_json: bool, report: str | None = None, after: int = 0) -> int:
     code, results, summary = 0, [], None
+    line, lag_s = LiveLine(), 0.0
     for event in client.subscribe(job_id, after=after):
-        kind = event.WhichOneof("event")
+        kind = event.WhichOneof("event") or event.WhichOneof("live")
         if kind == "result":
             results.append(event.result)
         elif kind == "summary":
@@ -110,6 +134,14 @@ def follow(client: Client, job_id: str, as_json: bool, report: str | None = None
         if as_json:
             print(json.dumps({"event": kind, "sequence": event.sequence, **MessageToDict(getattr(event, kind))}),
                   flush=True)
+            continue
+        if kind == "partial":
+            line.partial(event.partial, lag_s)
+            continue
+        line.clear()
+        if kind == "stream_state":
+            line.state, lag_s = pb.StreamState.Name(event.stream_state.state).removeprefix("STREAM_"), event.stream_state.lag_s
+            print(format_state(event.stream_state), file=sys.stderr, flush=True)
         elif kind == "result":
             print(format_result(event.result), flush=True)
         elif kind == "summary":
@@ -176,6 +208,80 @@ def cmd_watch(args) -> int:
     return with_client(args, lambda client: follow(client, args.job_id, args.json, args.report, args.after))
 
 
+def cmd_live(args) -> int:
+    if bool(args.url) == bool(args.file):
+        raise UserError("give a stream URL (rtsp://, rtmp://, srt://, http(s)://…m3u8 or .ts) or --file VIDEO")
+    if args.file and not Path(args.file).is_file():
+        raise UserError(f"{args.file}: no such file")
+    address, started = gateway_for(args)
+    try:
+        with Client(address, reconnect_s=CLI_RECONNECT_S) as client:
+            stream_id = push_file(client, args) if args.file else \
+                client.start_stream(args.url, name=args.name, language=args.language).id
+            if not args.json:
+                print(f"stream {stream_id}", file=sys.stderr)
+            try:
+                code = follow(client, stream_id, args.json, args.report)
+            except KeyboardInterrupt:
+                if args.stop_on_exit:
+                    client.stop_stream(stream_id)
+                    print(f"\nstream {stream_id} stopped", file=sys.stderr)
+                else:
+                    print(f"\nstill running: `emopulse stop {stream_id}` ends it", file=sys.stderr)
+                return 130
+            stream = client.get_stream(stream_id)
+            if stream.state == pb.STREAM_FAILED:
+                print(f"stream FAILED: {stream.reason}", file=sys.stderr)
+                return 1
+            return code
+    finally:
+        if started:
+            started.stop()
+
+
+def push_file(client: Client, args) -> str:
+    """Play a local video into a pushed stream in real time (in the background); its id."""
+    import threading
+    from emopulse.client import file_chunks
+    started, failed = threading.Event(), []
+    ids: list[str] = []
+
+    def on_start(stream_id: str) -> None:
+        ids.append(stream_id)
+        started.set()
+
+    def push() -> None:
+        try:
+            client.push_stream(file_chunks(args.file, loop=args.loop), name=args.name or Path(args.file).name,
+                               language=args.language, on_start=on_start)
+        except grpc.RpcError as exc:
+            failed.append(exc)
+            started.set()
+    threading.Thread(target=push, daemon=True).start()
+    started.wait()
+    if failed:
+        raise failed[0]
+    return ids[0]
+
+
+def cmd_streams(args) -> int:
+    def show(client):
+        for s in client.list_streams():
+            state = pb.StreamState.Name(s.state).removeprefix("STREAM_")
+            print(f"{s.id}  {state:12s}  {s.media_seconds:7.1f}s  {s.utterances:3d} utt  lag {s.lag_s:4.1f}s  "
+                  f"{s.name or s.url}  {s.reason or s.detail}")
+        return 0
+    return with_client(args, show)
+
+
+def cmd_stop(args) -> int:
+    def stop(client):
+        stream = client.stop_stream(args.stream_id)
+        print(f"stream {stream.id} stopping: it ends once the speech in progress is analysed")
+        return 0
+    return with_client(args, stop)
+
+
 def cmd_cancel(args) -> int:
     def cancel(client):
         job = client.cancel(args.job_id)
@@ -211,11 +317,25 @@ def parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")
     cancel.set_defaults(run=cmd_cancel)
+    live = sub.add_parser("live", help="analyse a live stream and print each utterance as it is analysed")
+    live.add_argument("url", nargs="?", help="rtsp://, rtmp://, srt://, or http(s):// (HLS .m3u8 or MPEG-TS)")
+    live.add_argument("--file", help="play a local video as a live source in real time instead")
+    live.add_argument("--loop", action="store_true", help="with --file: play it again and again")
+    live.add_argument("--name", default="", help="a label for the stream")
+    live.add_argument("--language", default="", help="spoken language (ISO code); default: detect")
+    live.add_argument("--stop-on-exit", action="store_true", help="Ctrl-C also stops the stream (default: it keeps running)")
+    live.add_argument("--up", action="store_true", help="start the embedded stack for this run if none is running")
+    live.add_argument("--port", type=int, default=50051, help=argparse.SUPPRESS)
+    live.set_defaults(run=cmd_live)
+    sub.add_parser("streams", help="list live streams").set_defaults(run=cmd_streams)
+    stop = sub.add_parser("stop", help="end a live stream")
+    stop.add_argument("stream_id")
+    stop.set_defaults(run=cmd_stop)
     from emopulse.training.cli import add_commands
     add_commands(sub)
-    for command in (analyze, sub.choices["jobs"], watch, cancel):
+    for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop):
         command.add_argument("--gateway", help="HOST:PORT of a running gateway")
-    for command in (analyze, watch):
+    for command in (analyze, watch, live):
         command.add_argument("--json", action="store_true", help="one JSON object per line")
         command.add_argument("--report", metavar="OUT.html", help="also write a self-contained HTML report")
     return p

@@ -82,6 +82,44 @@ class _Resume:
         return _backoff(self.attempt - 1)
 
 
+STREAM_ID_HEADER = "emopulse-stream-id"
+
+
+def _push_info(fmt: str, name: str, language: str, request_id: str | None) -> api_pb2.PushChunk:
+    return api_pb2.PushChunk(info=api_pb2.PushInfo(format=fmt, name=name, language=language,
+                                                   request_id=request_id or uuid.uuid4().hex))
+
+
+def _push_parts(chunk: bytes | pb.Frame) -> Iterator[api_pb2.PushChunk]:
+    """A bytes chunk goes as media (in parts of CHUNK_BYTES), a Frame as a picture."""
+    if isinstance(chunk, pb.Frame):
+        yield api_pb2.PushChunk(frame=chunk)
+        return
+    for at in range(0, len(chunk), CHUNK_BYTES):
+        yield api_pb2.PushChunk(media=bytes(chunk[at: at + CHUNK_BYTES]))
+
+
+def _push_chunks(chunks, info: api_pb2.PushChunk) -> Iterator[api_pb2.PushChunk]:
+    yield info
+    for chunk in chunks:
+        yield from _push_parts(chunk)
+
+
+def _stream_id(metadata) -> str:
+    return dict(metadata or ()).get(STREAM_ID_HEADER, "")
+
+
+def file_chunks(path: str | Path, loop: bool = False, picture_every_s: float = 0.5) -> Iterator[bytes | pb.Frame]:
+    """A local video played as a live source for push_stream (format "pcm16"): its audio as 16 kHz
+    PCM16 and a JPEG picture every `picture_every_s`, each sent when it would be heard or seen."""
+    from emopulse.processing import media, sources
+    for item in sources.play(str(path), picture_every_s, loop=loop):
+        if isinstance(item, sources.Picture):
+            yield pb.Frame(time_s=item.t, jpeg=item.jpeg)
+        else:
+            yield media.to_pcm16(item.samples)
+
+
 def _chunks(data: bytes | Path | str, filename: str | None, language: str, request_id: str,
             progress=None) -> Iterator[api_pb2.UploadChunk]:
     if isinstance(data, (str, Path)):
@@ -199,6 +237,32 @@ class Client:
     def cancel(self, job_id: str) -> pb.Job:
         return self.stub.CancelJob(api_pb2.CancelJobRequest(job_id=job_id), timeout=self.timeout)
 
+    # ---- live streams: subscribe(stream.id) gives their events, as for a job ----
+    def start_stream(self, url: str, name: str = "", language: str = "", request_id: str | None = None) -> pb.Stream:
+        """Pull a live source (rtsp://, rtmp://, srt://, http(s)://...m3u8 or .ts)."""
+        request = api_pb2.StartStreamRequest(url=url, name=name, language=language,
+                                             request_id=request_id or uuid.uuid4().hex)
+        return self._retrying(lambda: self.stub.StartStream(request, timeout=self.timeout))
+
+    def push_stream(self, chunks, format: str = "pcm16", name: str = "", language: str = "",
+                    on_start=None, request_id: str | None = None) -> pb.Stream:
+        """Push media as a live stream: `chunks` yields bytes (16 kHz mono PCM16 for "pcm16", else
+        container bytes such as "mpegts" or "webm") and, with pcm16, pb.Frame pictures. Calls
+        on_start(stream_id) as soon as the stream exists; returns the stream when `chunks` ends."""
+        call = self.stub.PushStream.future(_push_chunks(chunks, _push_info(format, name, language, request_id)))
+        if on_start is not None:
+            on_start(_stream_id(call.initial_metadata()))
+        return call.result()
+
+    def stop_stream(self, stream_id: str) -> pb.Stream:
+        return self.stub.StopStream(api_pb2.StopStreamRequest(stream_id=stream_id), timeout=self.timeout)
+
+    def get_stream(self, stream_id: str) -> pb.Stream:
+        return self.stub.GetStream(api_pb2.GetStreamRequest(stream_id=stream_id), timeout=self.timeout)
+
+    def list_streams(self) -> list[pb.Stream]:
+        return list(self.stub.ListStreams(api_pb2.ListStreamsRequest(), timeout=self.timeout).streams)
+
 
 class AsyncClient:
     def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S):
@@ -271,3 +335,36 @@ class AsyncClient:
 
     async def cancel(self, job_id: str) -> pb.Job:
         return await self.stub.CancelJob(api_pb2.CancelJobRequest(job_id=job_id), timeout=self.timeout)
+
+    async def start_stream(self, url: str, name: str = "", language: str = "",
+                           request_id: str | None = None) -> pb.Stream:
+        request = api_pb2.StartStreamRequest(url=url, name=name, language=language,
+                                             request_id=request_id or uuid.uuid4().hex)
+        return await self._retrying(lambda: self.stub.StartStream(request, timeout=self.timeout))
+
+    async def push_stream(self, chunks, format: str = "pcm16", name: str = "", language: str = "",
+                          on_start=None, request_id: str | None = None) -> pb.Stream:
+        """As Client.push_stream; `chunks` may be an async or a plain iterable."""
+        async def messages():
+            yield _push_info(format, name, language, request_id)
+            if hasattr(chunks, "__aiter__"):
+                async for chunk in chunks:
+                    for part in _push_parts(chunk):
+                        yield part
+            else:
+                for chunk in chunks:
+                    for part in _push_parts(chunk):
+                        yield part
+        call = self.stub.PushStream(messages())
+        if on_start is not None:
+            on_start(_stream_id(await call.initial_metadata()))
+        return await call
+
+    async def stop_stream(self, stream_id: str) -> pb.Stream:
+        return await self.stub.StopStream(api_pb2.StopStreamRequest(stream_id=stream_id), timeout=self.timeout)
+
+    async def get_stream(self, stream_id: str) -> pb.Stream:
+        return await self.stub.GetStream(api_pb2.GetStreamRequest(stream_id=stream_id), timeout=self.timeout)
+
+    async def list_streams(self) -> list[pb.Stream]:
+        return list((await self.stub.ListStreams(api_pb2.ListStreamsRequest(), timeout=self.timeout)).streams)

@@ -86,10 +86,16 @@ def _speech(text: str, voice: str, speed: int) -> np.ndarray:
 
 
 def speech_track(
-    sentences: list[str], gap_s: float = 0.8, lead_s: float = 0.5, voice: str = "en-us", speed: int = 150
+    sentences: list[str],
+    gap_s: float = 0.8,
+    lead_s: float = 0.5,
+    voice: str = "en-us",
+    speed: int = 150,
+    tail_s: float | None = None,
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Concatenate spoken sentences separated by ``gap_s`` of silence (``lead_s`` before the first and
-    after the last). Returns the 16 kHz mono signal and each sentence's (start, end) in seconds."""
+    ``tail_s``, default ``lead_s``, after the last). Returns the 16 kHz mono signal and each sentence's
+    (start, end) in seconds: its true speech, espeak's leading/trailing near-silence trimmed."""
     parts = [np.zeros(int(lead_s * SAMPLE_RATE), np.float32)]
     times = []
     pos = len(parts[0])
@@ -102,7 +108,7 @@ def speech_track(
         times.append((pos / SAMPLE_RATE, (pos + len(x)) / SAMPLE_RATE))
         parts.append(x)
         pos += len(x)
-    parts.append(np.zeros(int(lead_s * SAMPLE_RATE), np.float32))
+    parts.append(np.zeros(int((lead_s if tail_s is None else tail_s) * SAMPLE_RATE), np.float32))
     return np.concatenate(parts), times
 
 

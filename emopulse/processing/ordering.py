@@ -1,7 +1,7 @@
 """The order in which Subscribe gives a job's events (pure: bus messages in, events out).
 
-Fusion may finish utterance 3 before 2: a result waits until its predecessors came; progress passes
-at once; the summary (or the end) comes last, after any result still waiting. Given the same bus
+Fusion may finish utterance 3 before 2: a result waits until its predecessors came; progress (and a
+live stream's partials and state changes) passes at once; the summary (or the end) comes last, after any result still waiting. Given the same bus
 messages in the same order, the same events come out in the same order, so each event's place in
 that order (its sequence number, 1, 2, ...) is the same for every subscriber and is a resume point.
 """
@@ -33,12 +33,12 @@ class EventOrder:
             while self.next_index in self.waiting:
                 ready.append(self.waiting.pop(self.next_index))
                 self.next_index += 1
-        elif kind == "progress":
-            ready.append((event, bus_seq))
-        else:  # summary or ended: the last event of a job
+        elif kind in ("summary", "ended"):  # the last event of a job
             ready += self.flush_waiting()
             ready.append((event, bus_seq))
             self.ended = True
+        else:  # progress, and a live stream's partials and state changes
+            ready.append((event, bus_seq))
         return self._number(ready, final=self.ended)
 
     def end(self, job: pb.Job) -> list[pb.JobEvent]:

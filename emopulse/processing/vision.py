@@ -188,8 +188,22 @@ MIN_FACE_PX = 40
 
 def find_faces(path, times: list[float]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
     """Frames at `times` -> (time, box) per face, their 64x64 crops, and how many frames were read."""
+    return faces_in(read_frames(path, times))
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """A recorded JPEG picture -> grey image (MediaError when it is not one)."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise MediaError("a recorded picture is not a readable JPEG")
+    return image
+
+
+def faces_in(frames: list[tuple[float, np.ndarray]]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
+    """(time, image) frames -> (time, box) per face, their 64x64 crops, and how many frames there were."""
     found, crops = [], []
-    frames = read_frames(path, times)
     for t, frame in frames:
         gray = frame if frame.ndim == 2 else frame.mean(axis=2).astype(np.uint8)
         for box in detect_faces(gray, MIN_FACE_PX):

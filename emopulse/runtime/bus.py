@@ -5,6 +5,10 @@ Subjects say what happened:
   utterances.<job>             UtteranceEvent    -> audiotext, vision, fusion
   features.<modality>.<job>    Feature           -> fusion
   results.<job>                JobEvent          -> gateway Subscribe (replayed from the start)
+  push.<stream>                PushedMedia       gateway PushStream -> the stream's ingest
+  streams.wake (core NATS)     -                 a stream was started: ingest replicas look for it now
+A live stream is a job whose utterances come from ingest instead of the transcriber; its lease (who
+holds it, how far it got) is a record in the KV bucket "streams".
 Every publish carries a Nats-Msg-Id derived from (job, utterance, modality), so JetStream drops a
 duplicate that a redelivered handler publishes again. Audio never rides the bus: an utterance names
 its audio in storage (claim check), so any NATS with the default 1 MB payload limit works.
@@ -39,12 +43,15 @@ STREAMS = {
     "UTTERANCES": ["utterances.>"],
     "FEATURES": ["features.>"],
     "RESULTS": ["results.>"],
+    "PUSH": ["push.>"],
 }
 # JetStream's own note that a message ran out of deliveries (say its worker died on the last one):
 # kept in a stream so the failure is recorded even when no worker was listening at that moment.
 ADVISORIES = "ADVISORIES"
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 JOBS_BUCKET = "jobs"
+STREAMS_BUCKET = "streams"
+STREAMS_WAKE = "streams.wake"
 TERMINAL = {pb.SUCCEEDED, pb.FAILED, pb.CANCELLED}
 
 
@@ -62,6 +69,10 @@ def features_subject(modality: str, job_id: str) -> str:
 
 def results_subject(job_id: str) -> str:
     return f"results.{job_id}"
+
+
+def push_subject(stream_id: str) -> str:
+    return f"push.{stream_id}"
 
 
 async def connect(url: str, name: str) -> nats.NATS:

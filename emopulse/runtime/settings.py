@@ -59,6 +59,16 @@ class Settings:
     vision_max_frames: int = 8
     fusion_weights: str = "text=0.6,audio=0.2,vision=0.4"
     fusion_deadline_s: float = 60.0         # fuse what is there this long after the utterance was cut
+    # Live streams (ingest)
+    endpoint_ms: int = 500                  # end-of-speech silence that ends an utterance
+    partial_every_s: float = 1.0            # an interim transcript of the speech in progress this often
+    source_timeout_s: float = 5.0           # no packet from a source this long: it is reconnected
+    reconnect_budget_s: float = 60.0        # a source that stays away this long FAILS the stream
+    reconnect_max_delay_s: float = 8.0      # longest wait between reconnect attempts (jittered backoff)
+    lease_ttl_s: float = 6.0                # a dead ingest's streams are taken over after about this
+    lag_warning_s: float = 5.0              # analysis this far behind the source: said in the stream, partials paused
+    streams_per_ingest: int = 8             # streams one ingest process holds at most
+    stream_retention_s: float = 7 * 24 * 3600  # an ended stream's recording is deleted this long after its end
     log_level: str = "INFO"
 
     @classmethod
@@ -84,6 +94,9 @@ class Settings:
         if not self.outage_budget_s < self.stall_timeout_s:
             raise SettingsError(f"{PREFIX}OUTAGE_BUDGET_S must be below {PREFIX}STALL_TIMEOUT_S, or the watchdog "
                                 f"fails jobs that are only waiting for a dependency")
+        if self.stream_retention_s > self.stream_max_age_s:
+            raise SettingsError(f"{PREFIX}STREAM_RETENTION_S must not exceed {PREFIX}STREAM_MAX_AGE_S: the stream's "
+                                "record, which names its recording, is gone after that")
         return self
 
     @staticmethod

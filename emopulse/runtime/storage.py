@@ -65,36 +65,53 @@ class MediaStore:
         os.replace(path, target)
         return target.as_uri()
 
-    def put_span(self, job_id: str, index: int, pcm16: bytes) -> str:
-        """Store one utterance's audio; returns the URI an utterance event carries."""
-        name = f"spans/{job_id}/{index}.pcm16"
+    def put_object(self, name: str, data: bytes) -> str:
+        """Store bytes under a name (local directory or S3); returns the URI events carry."""
         if self.settings.storage == "s3":
-            self.s3.put_object(Bucket=self.settings.s3_bucket, Key=name, Body=pcm16)
+            self.s3.put_object(Bucket=self.settings.s3_bucket, Key=name, Body=data)
             return f"s3://{self.settings.s3_bucket}/{name}"
         target = self.data_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(pcm16)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
         os.replace(tmp, target)
         return target.as_uri()
 
-    def read_span(self, uri: str) -> bytes:
+    def read_object(self, uri: str) -> bytes:
         parsed = urlparse(uri)
         if parsed.scheme == "s3":
             return self.s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
         if parsed.scheme == "file":
             return Path(unquote(parsed.path)).read_bytes()
-        raise InvalidReference(f"unsupported audio URI {uri!r}")
+        raise InvalidReference(f"unsupported object URI {uri!r}")
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object under a name prefix ending in "/" (idempotent)."""
+        if self.settings.storage == "s3":
+            paginator = self.s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.settings.s3_bucket, Prefix=prefix):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    self.s3.delete_objects(Bucket=self.settings.s3_bucket, Delete={"Objects": keys})
+            return
+        shutil.rmtree(self.data_dir / prefix, ignore_errors=True)
+
+    def uri_of(self, name: str) -> str:
+        if self.settings.storage == "s3":
+            return f"s3://{self.settings.s3_bucket}/{name}"
+        return (self.data_dir / name).as_uri()
+
+    # Utterance audio (scratch: removed when its job ends).
+    def put_span(self, job_id: str, index: int, pcm16: bytes) -> str:
+        return self.put_object(f"spans/{job_id}/{index}.pcm16", pcm16)
 
     def delete_spans(self, job_id: str) -> None:
-        """A finished job's utterance audio is scratch: removed when the job ends."""
-        if self.settings.storage == "s3":
-            listing = self.s3.list_objects_v2(Bucket=self.settings.s3_bucket, Prefix=f"spans/{job_id}/")
-            keys = [{"Key": o["Key"]} for o in listing.get("Contents", [])]
-            if keys:
-                self.s3.delete_objects(Bucket=self.settings.s3_bucket, Delete={"Objects": keys})
-            return
-        shutil.rmtree(self.data_dir / "spans" / job_id, ignore_errors=True)
+        self.delete_prefix(f"spans/{job_id}/")
+
+    # A live stream's recording: its pictures and audio segments, kept stream_retention_s.
+    @staticmethod
+    def recording(stream_id: str) -> str:
+        return f"streams/{stream_id}/"
 
     # ---- references -----------------------------------------------------------------------
     def resolve_reference(self, ref: str) -> str:

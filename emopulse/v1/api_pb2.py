@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from emopulse.v1 import results_pb2 as emopulse_dot_v1_dot_results__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65mopulse/v1/api.proto\x12\x0b\x65mopulse.v1\x1a\x19\x65mopulse/v1/results.proto\"E\n\x0e\x41nalyzeRequest\x12\r\n\x05media\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"N\n\x0bUploadChunk\x12\'\n\x04info\x18\x01 \x01(\x0b\x32\x17.emopulse.v1.UploadInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Z\n\nUploadInfo\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x91\x01\n\x10SubscribeRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x05start\x18\x02 \x01(\x0e\x32#.emopulse.v1.SubscribeRequest.Start\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x03\"*\n\x05Start\x12\r\n\tBEGINNING\x10\x00\x12\x07\n\x03NOW\x10\x01\x12\t\n\x05\x41\x46TER\x10\x02\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.emopulse.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x80\x03\n\x08\x45moPulse\x12\x38\n\x07\x41nalyze\x12\x1b.emopulse.v1.AnalyzeRequest\x1a\x10.emopulse.v1.Job\x12\x36\n\x06Upload\x12\x18.emopulse.v1.UploadChunk\x1a\x10.emopulse.v1.Job(\x01\x12\x43\n\tSubscribe\x12\x1d.emopulse.v1.SubscribeRequest\x1a\x15.emopulse.v1.JobEvent0\x01\x12\x36\n\x06GetJob\x12\x1a.emopulse.v1.GetJobRequest\x1a\x10.emopulse.v1.Job\x12G\n\x08ListJobs\x12\x1c.emopulse.v1.ListJobsRequest\x1a\x1d.emopulse.v1.ListJobsResponse\x12<\n\tCancelJob\x12\x1d.emopulse.v1.CancelJobRequest\x1a\x10.emopulse.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65mopulse/v1/api.proto\x12\x0b\x65mopulse.v1\x1a\x19\x65mopulse/v1/results.proto\"E\n\x0e\x41nalyzeRequest\x12\r\n\x05media\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"N\n\x0bUploadChunk\x12\'\n\x04info\x18\x01 \x01(\x0b\x32\x17.emopulse.v1.UploadInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Z\n\nUploadInfo\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x91\x01\n\x10SubscribeRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x32\n\x05start\x18\x02 \x01(\x0e\x32#.emopulse.v1.SubscribeRequest.Start\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x03\"*\n\x05Start\x12\r\n\tBEGINNING\x10\x00\x12\x07\n\x03NOW\x10\x01\x12\t\n\x05\x41\x46TER\x10\x02\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.emopulse.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x12StartStreamRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"p\n\tPushChunk\x12%\n\x04info\x18\x01 \x01(\x0b\x32\x15.emopulse.v1.PushInfoH\x00\x12\x0f\n\x05media\x18\x02 \x01(\x0cH\x00\x12#\n\x05\x66rame\x18\x03 \x01(\x0b\x32\x12.emopulse.v1.FrameH\x00\x42\x06\n\x04part\"N\n\x08PushInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\"&\n\x11StopStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\"%\n\x10GetStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\"\x14\n\x12ListStreamsRequest\";\n\x13ListStreamsResponse\x12$\n\x07streams\x18\x01 \x03(\x0b\x32\x13.emopulse.v1.Stream2\xd8\x05\n\x08\x45moPulse\x12\x38\n\x07\x41nalyze\x12\x1b.emopulse.v1.AnalyzeRequest\x1a\x10.emopulse.v1.Job\x12\x36\n\x06Upload\x12\x18.emopulse.v1.UploadChunk\x1a\x10.emopulse.v1.Job(\x01\x12\x43\n\tSubscribe\x12\x1d.emopulse.v1.SubscribeRequest\x1a\x15.emopulse.v1.JobEvent0\x01\x12\x36\n\x06GetJob\x12\x1a.emopulse.v1.GetJobRequest\x1a\x10.emopulse.v1.Job\x12G\n\x08ListJobs\x12\x1c.emopulse.v1.ListJobsRequest\x1a\x1d.emopulse.v1.ListJobsResponse\x12<\n\tCancelJob\x12\x1d.emopulse.v1.CancelJobRequest\x1a\x10.emopulse.v1.Job\x12\x43\n\x0bStartStream\x12\x1f.emopulse.v1.StartStreamRequest\x1a\x13.emopulse.v1.Stream\x12;\n\nPushStream\x12\x16.emopulse.v1.PushChunk\x1a\x13.emopulse.v1.Stream(\x01\x12\x41\n\nStopStream\x12\x1e.emopulse.v1.StopStreamRequest\x1a\x13.emopulse.v1.Stream\x12?\n\tGetStream\x12\x1d.emopulse.v1.GetStreamRequest\x1a\x13.emopulse.v1.Stream\x12P\n\x0bListStreams\x12\x1f.emopulse.v1.ListStreamsRequest\x1a .emopulse.v1.ListStreamsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,6 +50,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTJOBSREQUEST']._serialized_end=577
   _globals['_LISTJOBSRESPONSE']._serialized_start=579
   _globals['_LISTJOBSRESPONSE']._serialized_end=654
-  _globals['_EMOPULSE']._serialized_start=657
-  _globals['_EMOPULSE']._serialized_end=1041
+  _globals['_STARTSTREAMREQUEST']._serialized_start=656
+  _globals['_STARTSTREAMREQUEST']._serialized_end=741
+  _globals['_PUSHCHUNK']._serialized_start=743
+  _globals['_PUSHCHUNK']._serialized_end=855
+  _globals['_PUSHINFO']._serialized_start=857
+  _globals['_PUSHINFO']._serialized_end=935
+  _globals['_STOPSTREAMREQUEST']._serialized_start=937
+  _globals['_STOPSTREAMREQUEST']._serialized_end=975
+  _globals['_GETSTREAMREQUEST']._serialized_start=977
+  _globals['_GETSTREAMREQUEST']._serialized_end=1014
+  _globals['_LISTSTREAMSREQUEST']._serialized_start=1016
+  _globals['_LISTSTREAMSREQUEST']._serialized_end=1036
+  _globals['_LISTSTREAMSRESPONSE']._serialized_start=1038
+  _globals['_LISTSTREAMSRESPONSE']._serialized_end=1097
+  _globals['_EMOPULSE']._serialized_start=1100
+  _globals['_EMOPULSE']._serialized_end=1828
 # @@protoc_insertion_point(module_scope)

@@ -83,3 +83,59 @@ class ListJobsResponse(_message.Message):
     jobs: _containers.RepeatedCompositeFieldContainer[_results_pb2.Job]
     next_page_token: str
     def __init__(self, jobs: _Optional[_Iterable[_Union[_results_pb2.Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class StartStreamRequest(_message.Message):
+    __slots__ = ("url", "name", "language", "request_id")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    name: str
+    language: str
+    request_id: str
+    def __init__(self, url: _Optional[str] = ..., name: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PushChunk(_message.Message):
+    __slots__ = ("info", "media", "frame")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    info: PushInfo
+    media: bytes
+    frame: _results_pb2.Frame
+    def __init__(self, info: _Optional[_Union[PushInfo, _Mapping]] = ..., media: _Optional[bytes] = ..., frame: _Optional[_Union[_results_pb2.Frame, _Mapping]] = ...) -> None: ...
+
+class PushInfo(_message.Message):
+    __slots__ = ("name", "language", "request_id", "format")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    language: str
+    request_id: str
+    format: str
+    def __init__(self, name: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
+
+class StopStreamRequest(_message.Message):
+    __slots__ = ("stream_id",)
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
+
+class GetStreamRequest(_message.Message):
+    __slots__ = ("stream_id",)
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
+
+class ListStreamsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListStreamsResponse(_message.Message):
+    __slots__ = ("streams",)
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    streams: _containers.RepeatedCompositeFieldContainer[_results_pb2.Stream]
+    def __init__(self, streams: _Optional[_Iterable[_Union[_results_pb2.Stream, _Mapping]]] = ...) -> None: ...

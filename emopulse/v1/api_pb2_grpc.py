@@ -65,6 +65,31 @@ class EmoPulseStub:
                 request_serializer=emopulse_dot_v1_dot_api__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=emopulse_dot_v1_dot_results__pb2.Job.FromString,
                 _registered_method=True)
+        self.StartStream = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/StartStream',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.StartStreamRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+                _registered_method=True)
+        self.PushStream = channel.stream_unary(
+                '/emopulse.v1.EmoPulse/PushStream',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.PushChunk.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+                _registered_method=True)
+        self.StopStream = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/StopStream',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.StopStreamRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+                _registered_method=True)
+        self.GetStream = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/GetStream',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.GetStreamRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+                _registered_method=True)
+        self.ListStreams = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/ListStreams',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.ListStreamsRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.ListStreamsResponse.FromString,
+                _registered_method=True)
 
 
 class EmoPulseServicer:
@@ -109,6 +134,43 @@ class EmoPulseServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartStream(self, request, context):
+        """Live streams. A stream's id works wherever a job id does (Subscribe, GetJob): its utterances
+        go through the same pipeline and arrive as the same UtteranceResults, plus `partial` and
+        `stream_state` events.
+        Pull a live source: rtsp://, rtmp://, srt://, http(s)://.../x.m3u8 (HLS) or http(s)://.../x.ts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushStream(self, request_iterator, context):
+        """Push media (first message carries the settings). The new stream's id comes at once in the
+        response's initial metadata ("emopulse-stream-id"); the stream ends when the client closes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopStream(self, request, context):
+        """End a stream: speech in progress is finished, then the stream ENDS with its summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStreams(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmoPulseServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +203,31 @@ def add_EmoPulseServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=emopulse_dot_v1_dot_api__pb2.CancelJobRequest.FromString,
                     response_serializer=emopulse_dot_v1_dot_results__pb2.Job.SerializeToString,
+            ),
+            'StartStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartStream,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.StartStreamRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_results__pb2.Stream.SerializeToString,
+            ),
+            'PushStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.PushStream,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.PushChunk.FromString,
+                    response_serializer=emopulse_dot_v1_dot_results__pb2.Stream.SerializeToString,
+            ),
+            'StopStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopStream,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.StopStreamRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_results__pb2.Stream.SerializeToString,
+            ),
+            'GetStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStream,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.GetStreamRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_results__pb2.Stream.SerializeToString,
+            ),
+            'ListStreams': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStreams,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.ListStreamsRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.ListStreamsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -305,6 +392,141 @@ class EmoPulse:
             '/emopulse.v1.EmoPulse/CancelJob',
             emopulse_dot_v1_dot_api__pb2.CancelJobRequest.SerializeToString,
             emopulse_dot_v1_dot_results__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/StartStream',
+            emopulse_dot_v1_dot_api__pb2.StartStreamRequest.SerializeToString,
+            emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/emopulse.v1.EmoPulse/PushStream',
+            emopulse_dot_v1_dot_api__pb2.PushChunk.SerializeToString,
+            emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/StopStream',
+            emopulse_dot_v1_dot_api__pb2.StopStreamRequest.SerializeToString,
+            emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/GetStream',
+            emopulse_dot_v1_dot_api__pb2.GetStreamRequest.SerializeToString,
+            emopulse_dot_v1_dot_results__pb2.Stream.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStreams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/ListStreams',
+            emopulse_dot_v1_dot_api__pb2.ListStreamsRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.ListStreamsResponse.FromString,
             options,
             channel_credentials,
             insecure,

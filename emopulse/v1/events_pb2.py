@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from emopulse.v1 import results_pb2 as emopulse_dot_v1_dot_results__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65mopulse/v1/events.proto\x12\x0b\x65mopulse.v1\x1a\x19\x65mopulse/v1/results.proto\"+\n\nJobCreated\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.emopulse.v1.Job\"\x83\x02\n\tUtterance\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0f\n\x07start_s\x18\x03 \x01(\x01\x12\r\n\x05\x65nd_s\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\x12 \n\x05words\x18\x06 \x03(\x0b\x32\x11.emopulse.v1.Word\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x11\n\tmedia_uri\x18\t \x01(\t\x12\x11\n\thas_video\x18\n \x01(\x08\x12\x15\n\rmodel_version\x18\x0b \x01(\t\x12\x0e\n\x06\x63ut_at\x18\x0c \x01(\x01\x12\x0f\n\x07\x63ontext\x18\r \x01(\t\x12\x11\n\taudio_uri\x18\x0e \x01(\tJ\x04\x08\x08\x10\t\"m\n\x0eTranscriptDone\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0futterance_count\x18\x02 \x01(\x05\x12\x12\n\nduration_s\x18\x03 \x01(\x01\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"s\n\x0eUtteranceEvent\x12+\n\tutterance\x18\x01 \x01(\x0b\x32\x16.emopulse.v1.UtteranceH\x00\x12+\n\x04\x64one\x18\x02 \x01(\x0b\x32\x1b.emopulse.v1.TranscriptDoneH\x00\x42\x07\n\x05\x65vent\"U\n\x07\x46\x65\x61ture\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12+\n\x06result\x18\x03 \x01(\x0b\x32\x1b.emopulse.v1.ModalityResult\"\x96\x01\n\x0c\x46usionRecord\x12)\n\tutterance\x18\x01 \x01(\x0b\x32\x16.emopulse.v1.Utterance\x12-\n\x08\x66\x65\x61tures\x18\x02 \x03(\x0b\x32\x1b.emopulse.v1.ModalityResult\x12,\n\x06result\x18\x03 \x01(\x0b\x32\x1c.emopulse.v1.UtteranceResult\"E\n\tFusionJob\x12)\n\x04\x64one\x18\x01 \x01(\x0b\x32\x1b.emopulse.v1.TranscriptDone\x12\r\n\x05\x66used\x18\x02 \x03(\x05\"`\n\x14TranscriptCheckpoint\x12\x12\n\nnext_chunk\x18\x01 \x01(\x05\x12\x12\n\nnext_index\x18\x02 \x01(\x05\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x0e\n\x06recent\x18\x04 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65mopulse/v1/events.proto\x12\x0b\x65mopulse.v1\x1a\x19\x65mopulse/v1/results.proto\"+\n\nJobCreated\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.emopulse.v1.Job\"\xaa\x02\n\tUtterance\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0f\n\x07start_s\x18\x03 \x01(\x01\x12\r\n\x05\x65nd_s\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\x12 \n\x05words\x18\x06 \x03(\x0b\x32\x11.emopulse.v1.Word\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x11\n\tmedia_uri\x18\t \x01(\t\x12\x11\n\thas_video\x18\n \x01(\x08\x12\x15\n\rmodel_version\x18\x0b \x01(\t\x12\x0e\n\x06\x63ut_at\x18\x0c \x01(\x01\x12\x0f\n\x07\x63ontext\x18\r \x01(\t\x12\x11\n\taudio_uri\x18\x0e \x01(\t\x12%\n\x06\x66rames\x18\x0f \x03(\x0b\x32\x15.emopulse.v1.FrameRefJ\x04\x08\x08\x10\t\"\'\n\x08\x46rameRef\x12\x0e\n\x06time_s\x18\x01 \x01(\x01\x12\x0b\n\x03uri\x18\x02 \x01(\t\"m\n\x0eTranscriptDone\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0futterance_count\x18\x02 \x01(\x05\x12\x12\n\nduration_s\x18\x03 \x01(\x01\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"s\n\x0eUtteranceEvent\x12+\n\tutterance\x18\x01 \x01(\x0b\x32\x16.emopulse.v1.UtteranceH\x00\x12+\n\x04\x64one\x18\x02 \x01(\x0b\x32\x1b.emopulse.v1.TranscriptDoneH\x00\x42\x07\n\x05\x65vent\"U\n\x07\x46\x65\x61ture\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12+\n\x06result\x18\x03 \x01(\x0b\x32\x1b.emopulse.v1.ModalityResult\"\x96\x01\n\x0c\x46usionRecord\x12)\n\tutterance\x18\x01 \x01(\x0b\x32\x16.emopulse.v1.Utterance\x12-\n\x08\x66\x65\x61tures\x18\x02 \x03(\x0b\x32\x1b.emopulse.v1.ModalityResult\x12,\n\x06result\x18\x03 \x01(\x0b\x32\x1c.emopulse.v1.UtteranceResult\"E\n\tFusionJob\x12)\n\x04\x64one\x18\x01 \x01(\x0b\x32\x1b.emopulse.v1.TranscriptDone\x12\r\n\x05\x66used\x18\x02 \x03(\x05\"`\n\x14TranscriptCheckpoint\x12\x12\n\nnext_chunk\x18\x01 \x01(\x05\x12\x12\n\nnext_index\x18\x02 \x01(\x05\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x0e\n\x06recent\x18\x04 \x03(\t\"\x9f\x01\n\x0bStreamLease\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\x12\x12\n\nrenewed_at\x18\x03 \x01(\x01\x12\x0f\n\x07media_s\x18\x04 \x01(\x01\x12\x12\n\nnext_index\x18\x05 \x01(\x05\x12\x10\n\x08language\x18\x06 \x01(\t\x12\x0e\n\x06recent\x18\x07 \x03(\t\x12\x12\n\nreconnects\x18\x08 \x01(\x05\"Z\n\x0bPushedMedia\x12\x0f\n\x05media\x18\x01 \x01(\x0cH\x00\x12#\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x12.emopulse.v1.FrameH\x00\x12\r\n\x03\x65nd\x18\x03 \x01(\x08H\x00\x42\x06\n\x04partb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,17 +35,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBCREATED']._serialized_start=68
   _globals['_JOBCREATED']._serialized_end=111
   _globals['_UTTERANCE']._serialized_start=114
-  _globals['_UTTERANCE']._serialized_end=373
-  _globals['_TRANSCRIPTDONE']._serialized_start=375
-  _globals['_TRANSCRIPTDONE']._serialized_end=484
-  _globals['_UTTERANCEEVENT']._serialized_start=486
-  _globals['_UTTERANCEEVENT']._serialized_end=601
-  _globals['_FEATURE']._serialized_start=603
-  _globals['_FEATURE']._serialized_end=688
-  _globals['_FUSIONRECORD']._serialized_start=691
-  _globals['_FUSIONRECORD']._serialized_end=841
-  _globals['_FUSIONJOB']._serialized_start=843
-  _globals['_FUSIONJOB']._serialized_end=912
-  _globals['_TRANSCRIPTCHECKPOINT']._serialized_start=914
-  _globals['_TRANSCRIPTCHECKPOINT']._serialized_end=1010
+  _globals['_UTTERANCE']._serialized_end=412
+  _globals['_FRAMEREF']._serialized_start=414
+  _globals['_FRAMEREF']._serialized_end=453
+  _globals['_TRANSCRIPTDONE']._serialized_start=455
+  _globals['_TRANSCRIPTDONE']._serialized_end=564
+  _globals['_UTTERANCEEVENT']._serialized_start=566
+  _globals['_UTTERANCEEVENT']._serialized_end=681
+  _globals['_FEATURE']._serialized_start=683
+  _globals['_FEATURE']._serialized_end=768
+  _globals['_FUSIONRECORD']._serialized_start=771
+  _globals['_FUSIONRECORD']._serialized_end=921
+  _globals['_FUSIONJOB']._serialized_start=923
+  _globals['_FUSIONJOB']._serialized_end=992
+  _globals['_TRANSCRIPTCHECKPOINT']._serialized_start=994
+  _globals['_TRANSCRIPTCHECKPOINT']._serialized_end=1090
+  _globals['_STREAMLEASE']._serialized_start=1093
+  _globals['_STREAMLEASE']._serialized_end=1252
+  _globals['_PUSHEDMEDIA']._serialized_start=1254
+  _globals['_PUSHEDMEDIA']._serialized_end=1344
 # @@protoc_insertion_point(module_scope)

@@ -14,7 +14,7 @@ class JobCreated(_message.Message):
     def __init__(self, job: _Optional[_Union[_results_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class Utterance(_message.Message):
-    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "media_uri", "has_video", "model_version", "cut_at", "context", "audio_uri")
+    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "media_uri", "has_video", "model_version", "cut_at", "context", "audio_uri", "frames")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class Utterance(_message.Message):
     CUT_AT_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_URI_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     index: int
     start_s: float
@@ -41,7 +42,16 @@ class Utterance(_message.Message):
     cut_at: float
     context: str
     audio_uri: str
-    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ..., context: _Optional[str] = ..., audio_uri: _Optional[str] = ...) -> None: ...
+    frames: _containers.RepeatedCompositeFieldContainer[FrameRef]
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ..., context: _Optional[str] = ..., audio_uri: _Optional[str] = ..., frames: _Optional[_Iterable[_Union[FrameRef, _Mapping]]] = ...) -> None: ...
+
+class FrameRef(_message.Message):
+    __slots__ = ("time_s", "uri")
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    time_s: float
+    uri: str
+    def __init__(self, time_s: _Optional[float] = ..., uri: _Optional[str] = ...) -> None: ...
 
 class TranscriptDone(_message.Message):
     __slots__ = ("job_id", "utterance_count", "duration_s", "language", "note")
@@ -104,3 +114,33 @@ class TranscriptCheckpoint(_message.Message):
     language: str
     recent: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, next_chunk: _Optional[int] = ..., next_index: _Optional[int] = ..., language: _Optional[str] = ..., recent: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StreamLease(_message.Message):
+    __slots__ = ("owner", "expires_at", "renewed_at", "media_s", "next_index", "language", "recent", "reconnects")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    RENEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_S_FIELD_NUMBER: _ClassVar[int]
+    NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    RECENT_FIELD_NUMBER: _ClassVar[int]
+    RECONNECTS_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    expires_at: float
+    renewed_at: float
+    media_s: float
+    next_index: int
+    language: str
+    recent: _containers.RepeatedScalarFieldContainer[str]
+    reconnects: int
+    def __init__(self, owner: _Optional[str] = ..., expires_at: _Optional[float] = ..., renewed_at: _Optional[float] = ..., media_s: _Optional[float] = ..., next_index: _Optional[int] = ..., language: _Optional[str] = ..., recent: _Optional[_Iterable[str]] = ..., reconnects: _Optional[int] = ...) -> None: ...
+
+class PushedMedia(_message.Message):
+    __slots__ = ("media", "frame", "end")
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    media: bytes
+    frame: _results_pb2.Frame
+    end: bool
+    def __init__(self, media: _Optional[bytes] = ..., frame: _Optional[_Union[_results_pb2.Frame, _Mapping]] = ..., end: _Optional[bool] = ...) -> None: ...

@@ -16,6 +16,15 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FAILED: _ClassVar[JobState]
     CANCELLED: _ClassVar[JobState]
 
+class StreamState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STREAM_STATE_UNSPECIFIED: _ClassVar[StreamState]
+    STREAM_STARTING: _ClassVar[StreamState]
+    STREAM_LIVE: _ClassVar[StreamState]
+    STREAM_RECONNECTING: _ClassVar[StreamState]
+    STREAM_ENDED: _ClassVar[StreamState]
+    STREAM_FAILED: _ClassVar[StreamState]
+
 class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MODALITY_UNSPECIFIED: _ClassVar[Modality]
@@ -28,13 +37,19 @@ RUNNING: JobState
 SUCCEEDED: JobState
 FAILED: JobState
 CANCELLED: JobState
+STREAM_STATE_UNSPECIFIED: StreamState
+STREAM_STARTING: StreamState
+STREAM_LIVE: StreamState
+STREAM_RECONNECTING: StreamState
+STREAM_ENDED: StreamState
+STREAM_FAILED: StreamState
 MODALITY_UNSPECIFIED: Modality
 TEXT: Modality
 AUDIO: Modality
 VISION: Modality
 
 class Job(_message.Message):
-    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id")
+    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id", "stream")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +64,7 @@ class Job(_message.Message):
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     MEDIA_SECONDS_DONE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: JobState
     reason: str
@@ -63,7 +79,46 @@ class Job(_message.Message):
     duration_s: float
     media_seconds_done: float
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+    stream: Stream
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ..., stream: _Optional[_Union[Stream, _Mapping]] = ...) -> None: ...
+
+class Stream(_message.Message):
+    __slots__ = ("id", "name", "url", "state", "reason", "detail", "language", "created_at", "updated_at", "media_seconds", "lag_s", "reconnects", "gap_seconds", "utterances", "recording_uri", "stop_requested", "owner")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LAG_S_FIELD_NUMBER: _ClassVar[int]
+    RECONNECTS_FIELD_NUMBER: _ClassVar[int]
+    GAP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_URI_FIELD_NUMBER: _ClassVar[int]
+    STOP_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    url: str
+    state: StreamState
+    reason: str
+    detail: str
+    language: str
+    created_at: float
+    updated_at: float
+    media_seconds: float
+    lag_s: float
+    reconnects: int
+    gap_seconds: float
+    utterances: int
+    recording_uri: str
+    stop_requested: bool
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[_Union[StreamState, str]] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., media_seconds: _Optional[float] = ..., lag_s: _Optional[float] = ..., reconnects: _Optional[int] = ..., gap_seconds: _Optional[float] = ..., utterances: _Optional[int] = ..., recording_uri: _Optional[str] = ..., stop_requested: _Optional[bool] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class Word(_message.Message):
     __slots__ = ("text", "start_s", "end_s", "probability")
@@ -218,18 +273,58 @@ class Summary(_message.Message):
     language: str
     def __init__(self, utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., sentiment_distribution: _Optional[_Mapping[str, float]] = ..., mean_emotion: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ..., note: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
+class Frame(_message.Message):
+    __slots__ = ("time_s", "jpeg")
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    JPEG_FIELD_NUMBER: _ClassVar[int]
+    time_s: float
+    jpeg: bytes
+    def __init__(self, time_s: _Optional[float] = ..., jpeg: _Optional[bytes] = ...) -> None: ...
+
+class Partial(_message.Message):
+    __slots__ = ("index", "start_s", "end_s", "text")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    start_s: float
+    end_s: float
+    text: str
+    def __init__(self, index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
+
+class StreamStatus(_message.Message):
+    __slots__ = ("state", "detail", "lag_s", "media_s", "gap_from_s", "gap_to_s")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    LAG_S_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_S_FIELD_NUMBER: _ClassVar[int]
+    GAP_FROM_S_FIELD_NUMBER: _ClassVar[int]
+    GAP_TO_S_FIELD_NUMBER: _ClassVar[int]
+    state: StreamState
+    detail: str
+    lag_s: float
+    media_s: float
+    gap_from_s: float
+    gap_to_s: float
+    def __init__(self, state: _Optional[_Union[StreamState, str]] = ..., detail: _Optional[str] = ..., lag_s: _Optional[float] = ..., media_s: _Optional[float] = ..., gap_from_s: _Optional[float] = ..., gap_to_s: _Optional[float] = ...) -> None: ...
+
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence")
+    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence", "partial", "stream_state")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    STREAM_STATE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     result: UtteranceResult
     progress: Progress
     summary: Summary
     ended: Job
     sequence: int
-    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
+    partial: Partial
+    stream_state: StreamStatus
+    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., stream_state: _Optional[_Union[StreamStatus, _Mapping]] = ...) -> None: ...

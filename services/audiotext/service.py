@@ -41,7 +41,7 @@ class AudioText(FeatureWorker):
                                  classifier=out["CLASSIFIER"][0][0].decode())
 
     async def audio(self, u: ev.Utterance) -> pb.ModalityResult:
-        pcm16 = await asyncio.to_thread(self.rt.store.read_span, u.audio_uri) if u.audio_uri else b""
+        pcm16 = await asyncio.to_thread(self.rt.store.read_object, u.audio_uri) if u.audio_uri else b""
         samples = media.from_pcm16(pcm16)
         if samples.size == 0:
             return pb.ModalityResult(modality=pb.AUDIO, present=False, absent_reason="no audio in the utterance span")

@@ -13,9 +13,11 @@ import grpc
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from prometheus_client import Counter, Gauge
 
+from emopulse.processing import sources
+from emopulse.processing.live import stream_view
 from emopulse.processing.ordering import EventOrder
 from emopulse.runtime import bus
 from emopulse.runtime.service import Runtime
@@ -30,6 +32,8 @@ UPLOAD_BYTES = Counter("emopulse_gateway_upload_bytes_total", "Bytes received by
 JOBS_CREATED = Counter("emopulse_gateway_jobs_created_total", "Jobs accepted")
 MAX_PAGE = 1000
 END_CHECK_S = 5.0  # a quiet Subscribe looks at the job record this often
+PUSH_PART_BYTES = 256 * 1024  # pushed media goes on the bus in parts this big (NATS's payload limit is 1 MB)
+STREAM_ID_HEADER = "emopulse-stream-id"
 
 
 class ApiError(Exception):
@@ -75,12 +79,17 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         runtime.service_names.append(api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name)
 
     async def run(self, stopping: asyncio.Event) -> None:
+        self.leases = await bus.bucket(self.rt.js, bus.STREAMS_BUCKET, self.rt.settings)
         await watch_jobs(self.rt, stopping)
+
+    @staticmethod
+    def _new_id(request_id: str) -> str:
+        # A request id names the job: a retry of the same request finds the job instead of making another.
+        return hashlib.sha256(f"request:{request_id}".encode()).hexdigest()[:32] if request_id else uuid.uuid4().hex
 
     async def _create_job(self, media_uri: str, filename: str, sha256: str, language: str, request_id: str) -> pb.Job:
         now = time.time()
-        # A request id names the job: a retry of the same request finds the job instead of making another.
-        job_id = hashlib.sha256(f"request:{request_id}".encode()).hexdigest()[:32] if request_id else uuid.uuid4().hex
+        job_id = self._new_id(request_id)
         job = pb.Job(id=job_id, state=pb.QUEUED, media_uri=media_uri, filename=filename, sha256=sha256,
                      language=language or self.rt.settings.language, created_at=now, updated_at=now,
                      request_id=request_id)
@@ -156,6 +165,84 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         if job.state in bus.TERMINAL:
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.id} has already ended ({pb.JobState.Name(job.state)})")
         return await self.rt.jobs.end(job.id, pb.CANCELLED, "cancelled by a user")
+
+    # ---- live streams ---------------------------------------------------------------------------
+    async def _create_stream(self, url: str, name: str, language: str, request_id: str) -> pb.Job:
+        """A stream runs as a job whose utterances come from ingest; its lease record is what the
+        ingest replicas look for."""
+        now = time.time()
+        job = pb.Job(id=self._new_id(request_id), state=pb.RUNNING, media_uri=url, filename=name,
+                     language=language or self.rt.settings.language, created_at=now, updated_at=now,
+                     request_id=request_id, stream=pb.Stream(name=name, url=url, state=pb.STREAM_STARTING))
+        if not await self.rt.jobs.create(job):
+            job = await self._job(job.id)
+            if job.state in bus.TERMINAL or not job.HasField("stream"):
+                return job
+        with contextlib.suppress(KeyWrongLastSequenceError, BadRequestError):  # a retry: it is there already
+            await self.leases.create(job.id, events_pb2.StreamLease(owner="").SerializeToString())
+        await self.rt.nc.publish(bus.STREAMS_WAKE, b"")
+        self.rt.log.info("stream started: %s", url, extra={"job_id": job.id})
+        return job
+
+    async def _stream(self, stream_id: str) -> pb.Job:
+        job = await self.rt.jobs.get(stream_id)
+        if job is None or not job.HasField("stream"):
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no stream with id {stream_id!r}")
+        return job
+
+    @_api
+    async def StartStream(self, request, context):
+        try:
+            url = sources.check_url(request.url)
+        except ValueError as exc:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        return stream_view(await self._create_stream(url, request.name, request.language, request.request_id))
+
+    @_api
+    async def PushStream(self, request_iterator, context):
+        first = await anext(aiter(request_iterator), None)
+        if first is None or not first.HasField("info"):
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the first message must carry info (the media format)")
+        fmt = first.info.format or "pcm16"
+        if fmt != "pcm16" and not sources.demuxable(fmt):
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"cannot read pushed {fmt!r}: give pcm16 or a container format such as mpegts or webm")
+        job = await self._create_stream(f"push:{fmt}", first.info.name, first.info.language, first.info.request_id)
+        await context.send_initial_metadata(((STREAM_ID_HEADER, job.id),))
+        subject = bus.push_subject(job.id)
+        try:
+            async for chunk in request_iterator:
+                kind = chunk.WhichOneof("part")
+                if kind == "info":
+                    raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "only the first message may carry info")
+                if kind == "frame":
+                    await self.rt.js.publish(subject, events_pb2.PushedMedia(frame=chunk.frame).SerializeToString())
+                    continue
+                for at in range(0, len(chunk.media), PUSH_PART_BYTES):  # awaited: a slow bus slows the client
+                    part = events_pb2.PushedMedia(media=chunk.media[at: at + PUSH_PART_BYTES])
+                    await self.rt.js.publish(subject, part.SerializeToString())
+        finally:  # however the push ends, the stream ends there
+            with contextlib.suppress(Exception):
+                await self.rt.js.publish(subject, events_pb2.PushedMedia(end=True).SerializeToString())
+        return stream_view(await self._job(job.id))
+
+    @_api
+    async def StopStream(self, request, context):
+        job = await self._stream(request.stream_id)
+        view = stream_view(job)
+        if job.state in bus.TERMINAL or view.state in (pb.STREAM_ENDED, pb.STREAM_FAILED):
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION,
+                           f"stream {job.id} has already ended ({pb.StreamState.Name(view.state)})")
+        job = await self.rt.jobs.update(job.id, lambda j: setattr(j.stream, "stop_requested", True))
+        return stream_view(job)
+
+    @_api
+    async def GetStream(self, request, context):
+        return stream_view(await self._stream(request.stream_id))
+
+    @_api
+    async def ListStreams(self, request, context):
+        return api_pb2.ListStreamsResponse(streams=[stream_view(j) for j in await self.rt.jobs.all() if j.HasField("stream")])
 
     async def Subscribe(self, request, context) -> AsyncIterator[pb.JobEvent]:
         job = await self.rt.jobs.get(request.job_id)

@@ -29,12 +29,15 @@ class Vision(FeatureWorker):
 
     async def analyse(self, u: ev.Utterance) -> pb.ModalityResult:
         if not u.has_video:
-            return pb.ModalityResult(modality=pb.VISION, present=False, absent_reason="the file has no video track")
+            return pb.ModalityResult(modality=pb.VISION, present=False, absent_reason="the media has no video track")
         started = time.perf_counter()
-        s = self.rt.settings
-        times = vision.sample_times(u.start_s, u.end_s, s.vision_fps, s.vision_max_frames)
-        path = await asyncio.to_thread(self.rt.store.local_path, u.media_uri)
-        found, crops, frames = await asyncio.to_thread(vision.find_faces, path, times)
+        if u.frames:  # a live stream: the pictures its ingest recorded
+            found, crops, frames = await asyncio.to_thread(self._recorded_faces, list(u.frames))
+        else:
+            s = self.rt.settings
+            times = vision.sample_times(u.start_s, u.end_s, s.vision_fps, s.vision_max_frames)
+            path = await asyncio.to_thread(self.rt.store.local_path, u.media_uri)
+            found, crops, frames = await asyncio.to_thread(vision.find_faces, path, times)
         if not found:
             return pb.ModalityResult(modality=pb.VISION, present=False,
                                      absent_reason=f"no face found in {frames} sampled frames")
@@ -48,6 +51,10 @@ class Vision(FeatureWorker):
         metrics.STAGE_SECONDS.labels("vision").observe(time.perf_counter() - started)
         return pb.ModalityResult(modality=pb.VISION, present=True, emotion=mean, embedding=mean, faces=faces,
                                  classifier=CLASSIFIER, model_version=version)
+
+
+    def _recorded_faces(self, frames: list[ev.FrameRef]):
+        return vision.faces_in([(f.time_s, vision.decode_jpeg(self.rt.store.read_object(f.uri))) for f in frames])
 
 
 def build(runtime: Runtime) -> Vision:

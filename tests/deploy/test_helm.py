@@ -15,6 +15,12 @@ from emopulse.stack import SERVICES
 from tests.deploy.conftest import CHART, CI_VALUES, REPO, helm_template, render
 
 VALUES = ["default", *[p.name for p in CI_VALUES]]
+# Every component the chart runs from components.yaml: the stack's services plus the live-stream
+# ingest (a chart component whether or not the embedded stack runs it).
+CHART_SERVICES = tuple(dict.fromkeys((*SERVICES, "ingest")))
+# The live-stream settings (values.yaml `settings`), read by every service.
+LIVE_SETTINGS = ("ENDPOINT_MS", "PARTIAL_EVERY_S", "SOURCE_TIMEOUT_S", "RECONNECT_BUDGET_S", "RECONNECT_MAX_DELAY_S",
+                 "LEASE_TTL_S", "LAG_WARNING_S", "STREAMS_PER_INGEST", "STREAM_RETENTION_S")
 WORKLOADS = ("Deployment", "StatefulSet")
 # Validated against the oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest
 # schema kubernetes-validate ships.
@@ -82,9 +88,9 @@ def test_one_range_template_renders_every_component(rendered):
     docs = rendered()
     deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: src
                    for d, src in zip(docs, docs.sources) if d["kind"] == "Deployment"}
-    assert set(deployments) == {*SERVICES, "triton"}
-    assert {deployments[s] for s in SERVICES} == {"emopulse/templates/components.yaml"}
-    for s in SERVICES:
+    assert set(deployments) == {*CHART_SERVICES, "triton"}
+    assert {deployments[s] for s in CHART_SERVICES} == {"emopulse/templates/components.yaml"}
+    for s in CHART_SERVICES:
         container = pod_spec(docs.named("Deployment", f"t-emopulse-{s}"))["containers"][0]
         assert container["args"] == [f"services.{s}"]
 
@@ -95,7 +101,7 @@ def test_env_is_exactly_real_settings(rendered, values):
     it needs to run (NATS, Triton for model users, ports, data dir, storage)."""
     settings = set(Settings.env_names())
     docs = rendered(values)
-    components = [d for d in docs.of("Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] in SERVICES]
+    components = [d for d in docs.of("Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] in CHART_SERVICES]
     assert components
     for doc in components:
         name = doc["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -157,7 +163,7 @@ def test_pods_are_hardened_and_probed(rendered, values):
         component = doc["metadata"]["labels"]["app.kubernetes.io/component"]
         main = spec["containers"][0]
         mounts = {m["mountPath"] for m in main.get("volumeMounts", [])}
-        if component in SERVICES:
+        if component in CHART_SERVICES:
             assert {"/tmp", "/var/lib/emopulse"} <= mounts
             assert main["readinessProbe"]["grpc"]["port"] == 50051
             assert "tcpSocket" in main["livenessProbe"] and "startupProbe" in main
@@ -275,7 +281,7 @@ def test_monitoring_and_network_policy_toggles(rendered):
             continue
         assert "metrics" in {p["name"] for p in svc["spec"]["ports"]}, svc["metadata"]["name"]
     policies = {p["metadata"]["name"]: p for p in ha.of("NetworkPolicy")}
-    assert set(policies) == {f"t-emopulse-{s}" for s in (*SERVICES, "triton", "nats")}
+    assert set(policies) == {f"t-emopulse-{s}" for s in (*CHART_SERVICES, "triton", "nats")}
     gateway_grpc = policies["t-emopulse-gateway"]["spec"]["ingress"][0]
     assert gateway_grpc["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress"}
     assert ann is not None
@@ -299,6 +305,8 @@ def test_monitoring_and_network_policy_toggles(rendered):
     (["--set", "settings.CONCURRENCY=8"], "Expected: string"),
     (["--set", "nats.bundled.replicas=2"], "replicas"),
     (["--set", "components.web.replicas=1"], "components"),
+    (["--set", "components.ingest.sourceEgress=everywhere"], "sourceEgress"),
+    (["--set", "components.default.sourceEgress[0].ports[0].port=554"], "sourceEgress"),   # per component only
 ])
 def test_wrong_values_fail_with_a_clear_message(helm, args, message):
     proc = helm_template(helm, *args)
@@ -337,11 +345,17 @@ def test_chart_setting_defaults_are_the_services_defaults():
     """The defaults the chart computes with (emopulse.settingDefaults) are settings.py's."""
     block = HELPERS.split('define "emopulse.settingDefaults"', 1)[1].split("{{- end -}}", 1)[0]
     chart = {k: float(v) for k, v in re.findall(r'"([A-Z0-9_]+)" "([0-9.]+)"', block)}
-    assert len(chart) == 9
+    assert len(chart) == 11
     defaults = Settings()
     assert chart == {k: float(getattr(defaults, k.lower())) for k in chart}
     from emopulse.runtime import bus
     assert re.search(r'define "emopulse.jetstreamStreams" -}}(\d+)', HELPERS)[1] == str(len(bus.STREAMS) + 1)
+    # KV buckets: the jobs bucket plus each one the services open with bus.bucket (fusion, transcripts,
+    # streams); a name from bus (bus.X) is one bucket wherever it is opened, a module's own name is its own
+    opened = {(arg if arg.startswith("bus.") else f"{path.parent.name}.{arg}")
+              for path in (REPO / "services").glob("*/*.py")
+              for arg in re.findall(r"bus\.bucket\([^,]+,\s*([\w.]+)", path.read_text())}
+    assert re.search(r'define "emopulse.jetstreamBuckets" -}}(\d+)', HELPERS)[1] == str(len(opened) + 1), sorted(opened)
 
 
 def test_termination_grace_follows_the_shutdown_settings(helm, rendered):
@@ -349,15 +363,15 @@ def test_termination_grace_follows_the_shutdown_settings(helm, rendered):
     expected = math.ceil(s.shutdown_grace_s + s.shutdown_drain_s + CLOSE_S + MARGIN_S)
     assert expected == 20
     docs = rendered()
-    for name in SERVICES:
+    for name in CHART_SERVICES:
         assert pod_spec(deployment_of(docs, name))["terminationGracePeriodSeconds"] == expected, name
     longer = render(helm, "--set-string", "settings.SHUTDOWN_DRAIN_S=9.5")
-    assert {pod_spec(deployment_of(longer, n))["terminationGracePeriodSeconds"] for n in SERVICES} == {22}
+    assert {pod_spec(deployment_of(longer, n))["terminationGracePeriodSeconds"] for n in CHART_SERVICES} == {22}
     one = render(helm, "--set-string", "components.vision.settings.SHUTDOWN_DRAIN_S=9.5",
                  "--set", "components.fusion.terminationGracePeriodSeconds=45",
                  "--set", "components.gateway.terminationGracePeriodSeconds=16")
-    grace = {n: pod_spec(deployment_of(one, n))["terminationGracePeriodSeconds"] for n in SERVICES}
-    assert grace == {**{n: 20 for n in SERVICES}, "vision": 22, "fusion": 45, "gateway": 16}
+    grace = {n: pod_spec(deployment_of(one, n))["terminationGracePeriodSeconds"] for n in CHART_SERVICES}
+    assert grace == {**{n: 20 for n in CHART_SERVICES}, "vision": 22, "fusion": 45, "gateway": 16}
 
 
 def test_s3_cache_limit_and_scratch_follow_tmp_size(helm, rendered):
@@ -387,10 +401,10 @@ def test_s3_cache_limit_and_scratch_follow_tmp_size(helm, rendered):
 
 def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     s = Settings()
-    need = 5 * s.stream_max_bytes + 3 * s.kv_max_bytes
-    assert need == 13 * GiB
+    need = 6 * s.stream_max_bytes + 4 * s.kv_max_bytes       # the PUSH stream and the streams bucket: live streams
+    assert need == 16 * GiB
     conf = rendered().named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
-    assert "max_file_store: 16Gi" in conf and 16 * GiB >= need
+    assert "max_file_store: 20Gi" in conf and 20 * GiB > need
     for replicas in ("1", "3"):
         ok = helm_template(helm, "--set", f"nats.bundled.replicas={replicas}", "--set-string", f"nats.bundled.jetstream.maxFileStore={need}")
         assert ok.returncode == 0, ok.stderr
@@ -399,10 +413,10 @@ def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     # one replica of each stream on a 3-server cluster: a third each
     spread = ["--set", "nats.bundled.replicas=3", "--set", "nats.streamReplicas=1"]
     assert helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={-(-need // 3)}").returncode == 0
-    assert "4.33 GiB per server" in helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={need // 3 - 1}").stderr
+    assert "5.33 GiB per server" in helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={need // 3 - 1}").stderr
     # lower limits fit a smaller store
-    smaller = helm_template(helm, "--set-string", f"settings.STREAM_MAX_BYTES={GiB}", "--set", "nats.bundled.jetstream.maxFileStore=8GB",
-                            "--set", "nats.bundled.persistence.size=8Gi")
+    smaller = helm_template(helm, "--set-string", f"settings.STREAM_MAX_BYTES={GiB}", "--set", "nats.bundled.jetstream.maxFileStore=10GB",
+                            "--set", "nats.bundled.persistence.size=10Gi")
     assert smaller.returncode == 0, smaller.stderr
     # an external NATS is not sized by this chart
     assert helm_template(helm, "--set", "nats.url=nats://n:4222", "--set", "nats.bundled.jetstream.maxFileStore=1Gi").returncode == 0
@@ -425,11 +439,102 @@ def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     (["--set-string", "components.transcriber.settings.S3_CACHE_LIMIT_BYTES=7516192768"],
      "components.transcriber.tmpSize (8Gi) must hold S3_CACHE_LIMIT_BYTES (7 GiB"),
     (["--set", "components.vision.tmpSize=lots"], "tmpSize"),
-    (["--set", "nats.bundled.jetstream.maxFileStore=10Gi"], "nats.bundled.jetstream.maxFileStore (10Gi) is below the 13 GiB per server"),
-    (["--set", "nats.bundled.persistence.size=15Gi"], "nats.bundled.persistence.size (15Gi) is smaller than nats.bundled.jetstream.maxFileStore (16Gi)"),
+    (["--set", "nats.bundled.jetstream.maxFileStore=15Gi"], "nats.bundled.jetstream.maxFileStore (15Gi) is below the 16 GiB per server"),
+    (["--set", "nats.bundled.persistence.size=19Gi"], "nats.bundled.persistence.size (19Gi) is smaller than nats.bundled.jetstream.maxFileStore (20Gi)"),
     (["--set", "nats.streamReplicas=3"], "nats.streamReplicas (3) is more than nats.bundled.replicas (1)"),
+    (["--set-string", "settings.STREAM_MAX_AGE_S=86400"],
+     "STREAM_RETENTION_S (604800) must not exceed STREAM_MAX_AGE_S (86400)"),
+    (["--set-string", "components.ingest.settings.STREAM_RETENTION_S=700000"],
+     "components.ingest: STREAM_RETENTION_S (700000) must not exceed STREAM_MAX_AGE_S (604800)"),
 ])
 def test_inconsistent_bounds_fail_with_a_clear_message(helm, args, message):
     proc = helm_template(helm, *args)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
+
+
+# Live streams: the ingest component ------------------------------------------------------------
+
+def egress_ports(rule: dict) -> set[tuple[int, str]]:
+    return {(p["port"], p["protocol"]) for p in rule.get("ports", [])}
+
+
+def test_ingest_is_a_worker_with_two_replicas(rendered):
+    """The ingest is one more component of the range: a Deployment of 2 (no leader election, the
+    replicas share streams through NATS), Triton, probes, metrics, PDB and shutdown grace like the
+    other workers, and the transcriber's resources."""
+    docs = rendered()
+    ingest = deployment_of(docs, "ingest")
+    assert ingest["spec"]["replicas"] == 2
+    pod = pod_spec(ingest)
+    main = pod["containers"][0]
+    assert main["args"] == ["services.ingest"] and main["image"] == pod_spec(deployment_of(docs, "transcriber"))["containers"][0]["image"]
+    assert main["resources"] == pod_spec(deployment_of(docs, "transcriber"))["containers"][0]["resources"]
+    assert env_of(main)["EMOPULSE_TRITON_URL"]["value"] == "t-emopulse-triton:8001"
+    assert main["readinessProbe"]["grpc"] == {"port": 50051, "service": ""}
+    assert pod["terminationGracePeriodSeconds"] == 20
+    assert ingest["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9090"
+    assert {p["name"] for p in docs.named("Service", "t-emopulse-ingest")["spec"]["ports"]} == {"grpc", "metrics"}
+    assert docs.named("PodDisruptionBudget", "t-emopulse-ingest")["spec"]["maxUnavailable"] == 1
+    ha = rendered("ha-values.yaml")
+    assert deployment_of(ha, "ingest")["spec"]["replicas"] == 3             # no HPA: a fixed count
+    assert "t-emopulse-ingest" not in {h["metadata"]["name"] for h in ha.of("HorizontalPodAutoscaler")}
+
+
+def test_ingest_can_be_disabled(helm):
+    docs = render(helm, "--set", "components.ingest.enabled=false", "--set", "networkPolicy.enabled=true")
+    assert not [d for d in docs if d["metadata"]["name"] == "t-emopulse-ingest"]
+
+
+def test_live_settings_are_the_services_defaults(helm, rendered):
+    """Every live-stream setting is a real setting, set in values with the services' default, and
+    reaches the ingest (and, being global, every other service too); a component may override."""
+    defaults = Settings()
+    assert {"EMOPULSE_" + n for n in LIVE_SETTINGS} <= set(Settings.env_names())
+    docs = rendered()
+    for name in CHART_SERVICES:
+        env = emopulse_env(docs, name)
+        for setting in LIVE_SETTINGS:
+            assert float(env[f"EMOPULSE_{setting}"]) == float(getattr(defaults, setting.lower())), (name, setting)
+    tuned = render(helm, "--set-string", "components.ingest.settings.ENDPOINT_MS=700")
+    assert emopulse_env(tuned, "ingest")["EMOPULSE_ENDPOINT_MS"] == "700"
+    assert emopulse_env(tuned, "gateway")["EMOPULSE_ENDPOINT_MS"] == "500"
+    shorter = render(helm, "--set-string", "settings.STREAM_MAX_AGE_S=86400", "--set-string", "settings.STREAM_RETENTION_S=86400")
+    assert emopulse_env(shorter, "ingest")["EMOPULSE_STREAM_RETENTION_S"] == "86400"
+
+
+def test_ingest_network_policy_allows_its_egress(helm, rendered):
+    """With NetworkPolicies the ingest (only) also limits egress: DNS, the bundled NATS and Triton
+    pods, S3's port, and sourceEgress (default: anywhere); narrowed in ha-values."""
+    docs = render(helm, "--set", "networkPolicy.enabled=true")
+    policies = {p["metadata"]["name"]: p["spec"] for p in docs.of("NetworkPolicy")}
+    ingest = policies.pop("t-emopulse-ingest")
+    assert ingest["policyTypes"] == ["Ingress", "Egress"]
+    for name, spec in policies.items():
+        assert spec["policyTypes"] == ["Ingress"] and "egress" not in spec, name     # egress left open
+    dns, nats, triton, s3, *sources = ingest["egress"]
+    assert egress_ports(dns) == {(53, "UDP"), (53, "TCP")} and "to" not in dns
+    assert nats["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "nats"
+    assert egress_ports(nats) == {(4222, "TCP")}
+    assert triton["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "triton"
+    assert egress_ports(triton) == {(8001, "TCP")}
+    assert egress_ports(s3) == {(443, "TCP")} and "to" not in s3
+    assert sources == [{}]                                                          # any destination, any port
+    # its ingress is a worker's: gRPC from the release, metrics
+    assert [r["ports"][0]["port"] for r in ingest["ingress"]] == ["grpc", "metrics"]
+    # ha-values: the sources narrowed, nothing open to anywhere on any port
+    ha = rendered("ha-values.yaml").named("NetworkPolicy", "t-emopulse-ingest")["spec"]
+    rules = ha["egress"]
+    assert {} not in rules and all("ports" in r for r in rules)
+    assert rules[-2]["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    assert (554, "TCP") in egress_ports(rules[-2]) and egress_ports(rules[-1]) == {(443, "TCP")}
+    assert egress_ports(rules[3]) == {(9000, "TCP")}                                # storage.s3.endpoint's port
+    # external NATS and Triton: their ports, to any address; local storage: no S3 rule
+    ext = render(helm, "-f", str(CHART / "ci" / "external-values.yaml"), "--set", "networkPolicy.enabled=true",
+                 "--set", "nats.url=nats://n1:4222\\,nats://n2:4333").named("NetworkPolicy", "t-emopulse-ingest")["spec"]
+    ports = [egress_ports(r) for r in ext["egress"] if r]
+    assert ports == [{(53, "UDP"), (53, "TCP")}, {(4222, "TCP"), (4333, "TCP")}, {(8001, "TCP")}]
+    assert all("to" not in r for r in ext["egress"])
+    # sourceEgress removed: egress is not limited at all
+    open_ = render(helm, "--set", "networkPolicy.enabled=true", "--set", "components.ingest.sourceEgress=null")
+    assert open_.named("NetworkPolicy", "t-emopulse-ingest")["spec"]["policyTypes"] == ["Ingress"]

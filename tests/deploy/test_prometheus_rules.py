@@ -1,6 +1,7 @@
 """Alert rules: `promtool check rules` and `promtool test rules` (the Debian prometheus package)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,7 +27,7 @@ def run(*argv) -> subprocess.CompletedProcess:
 def test_rules_are_valid(promtool):
     proc = run(promtool, "check", "rules", str(RULES / "alerts.yaml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 10 rules found" in proc.stdout
+    assert "SUCCESS: 13 rules found" in proc.stdout
 
 
 def test_rule_unit_tests_pass(promtool):
@@ -53,3 +54,21 @@ def test_every_alert_is_unit_tested():
     tests = yaml.safe_load((RULES / "alerts_test.yaml").read_text())
     fired = {t["alertname"] for case in tests["tests"] for t in case["alert_rule_test"] if t["exp_alerts"]}
     assert alerts == fired
+
+
+def test_ingest_capacity_in_the_saturation_alert_is_the_setting():
+    """EmoPulseIngestSaturated divides by a fixed STREAMS_PER_INGEST: the chart's value and the
+    services' default."""
+    import yaml
+    from emopulse.runtime.settings import Settings
+    rules = yaml.safe_load((RULES / "alerts.yaml").read_text())
+    expr = next(r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("alert") == "EmoPulseIngestSaturated")
+    per_ingest = int(re.search(r"\(\s*(\d+)\s*\*\s*count\(up\{component=\"ingest\"\}", expr)[1])
+    values = yaml.safe_load((REPO / "deploy" / "helm" / "emopulse" / "values.yaml").read_text())
+    assert per_ingest == int(values["settings"]["STREAMS_PER_INGEST"]) == Settings().streams_per_ingest
+
+
+def test_stream_alerts_cover_the_ingest_target():
+    """The ingest is a component like the others for the availability alerts."""
+    text = (RULES / "alerts.yaml").read_text()
+    assert "fusion|ingest|triton" in text and 'absent(up{component="ingest"})' in text

@@ -87,7 +87,7 @@ def test_audio_only_file_succeeds_without_vision(client, bad):
     assert events[-1].HasField("summary") and len(results) >= 1
     for r in results:
         vision = r.modalities[2]
-        assert not vision.present and vision.absent_reason == "the file has no video track"
+        assert not vision.present and vision.absent_reason == "the media has no video track"
         assert r.modalities[0].present and not r.timed_out
 
 

@@ -87,7 +87,7 @@ async def test_vision_finds_the_face_or_says_why_not(js, talking_clip):
     seen = features[0]
     assert seen.present and seen.faces and all(start - 0.2 <= f.time_s <= end + 0.2 for f in seen.faces)
     assert int(np.argmax(seen.emotion)) == 3, "the smiling astronaut reads as joy"
-    assert not features[1].present and features[1].absent_reason == "the file has no video track"
+    assert not features[1].present and features[1].absent_reason == "the media has no video track"
 
 
 async def test_fusion_joins_the_parts_and_finishes_the_job(js):

@@ -76,7 +76,7 @@ def test_s3_cache_keeps_to_its_limit_least_recently_used_first(tmp_path, s3_serv
 def test_utterance_audio_by_reference(tmp_path, s3_server, kind):
     store = store_with(tmp_path, storage=kind, s3_bucket="media", s3_endpoint_url=s3_server)
     uri = store.put_span("job1", 3, b"\x01\x02" * 100)
-    assert store.read_span(uri) == b"\x01\x02" * 100
+    assert store.read_object(uri) == b"\x01\x02" * 100
     store.delete_spans("job1")
     with pytest.raises(Exception):
-        store.read_span(uri)
+        store.read_object(uri)

@@ -119,6 +119,63 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* The port of an address: "host:port", "scheme://[user@]host[:port][/path]"; the given default
+     when it names none. (list address default) */}}
+{{- define "emopulse.addressPort" -}}
+{{- $host := regexReplaceAll "/.*$" (regexReplaceAll "^[a-zA-Z][a-zA-Z0-9+.-]*://([^@/]*@)?" (trim (index . 0)) "") "" -}}
+{{- $port := trimPrefix ":" (regexFind ":[0-9]+$" $host) -}}
+{{- default (toString (index . 1)) $port -}}
+{{- end -}}
+
+{{/* Egress rules of a component whose NetworkPolicy limits egress (one with `sourceEgress`: the
+     ingest): DNS; NATS (the bundled pods, else any address on the ports of nats.url); Triton
+     when it uses it (the bundled pods, else any address on the port of triton.externalUrl); S3
+     with storage.type=s3 (any address on the endpoint's port, 443 for AWS); then its
+     sourceEgress. (list $ component) */}}
+{{- define "emopulse.egressRules" -}}
+{{- $ := index . 0 -}}{{- $c := index . 1 -}}
+- ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+{{- if $.Values.nats.url }}
+{{- $ports := list -}}
+{{- range $url := splitList "," $.Values.nats.url }}
+{{- $ports = append $ports (include "emopulse.addressPort" (list $url 4222)) -}}
+{{- end }}
+- ports:
+    {{- range $port := ($ports | uniq) }}
+    - {port: {{ $port }}, protocol: TCP}
+    {{- end }}
+{{- else }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "emopulse.selectorLabels" (list $ "nats") | nindent 10 }}
+  ports:
+    - {port: 4222, protocol: TCP}
+{{- end }}
+{{- if $c.usesTriton }}
+{{- if $.Values.triton.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "emopulse.selectorLabels" (list $ "triton") | nindent 10 }}
+  ports:
+    - {port: 8001, protocol: TCP}
+{{- else }}
+- ports:
+    - {port: {{ include "emopulse.addressPort" (list (include "emopulse.tritonUrl" $) 8001) }}, protocol: TCP}
+{{- end }}
+{{- end }}
+{{- if eq $.Values.storage.type "s3" }}
+- ports:
+    - {port: {{ include "emopulse.addressPort" (list $.Values.storage.s3.endpoint (ternary 80 443 (hasPrefix "http://" $.Values.storage.s3.endpoint))) }}, protocol: TCP}
+{{- end }}
+{{- with $c.sourceEgress }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
 {{- define "emopulse.s3SecretName" -}}
 {{- if .Values.storage.s3.existingSecret -}}
 {{- .Values.storage.s3.existingSecret -}}
@@ -189,14 +246,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- dict "SHUTDOWN_GRACE_S" "3" "SHUTDOWN_DRAIN_S" "8" "ACK_WAIT_S" "10"
          "OUTAGE_BUDGET_S" "300" "STALL_TIMEOUT_S" "900"
          "UPLOAD_LIMIT_BYTES" "2147483648" "S3_CACHE_LIMIT_BYTES" "21474836480"
-         "STREAM_MAX_BYTES" "2147483648" "KV_MAX_BYTES" "1073741824" | toJson -}}
+         "STREAM_MAX_BYTES" "2147483648" "KV_MAX_BYTES" "1073741824"
+         "STREAM_MAX_AGE_S" "604800" "STREAM_RETENTION_S" "604800" | toJson -}}
 {{- end -}}
 
 {{/* What the services create on JetStream (emopulse/runtime/bus.py): JOBS, UTTERANCES, FEATURES,
-     RESULTS and ADVISORIES streams of STREAM_MAX_BYTES each; jobs, fusion and transcripts KV
-     buckets of KV_MAX_BYTES each. */}}
-{{- define "emopulse.jetstreamStreams" -}}5{{- end -}}
-{{- define "emopulse.jetstreamBuckets" -}}3{{- end -}}
+     RESULTS, PUSH and ADVISORIES streams of STREAM_MAX_BYTES each; jobs, fusion, transcripts and
+     streams (the ingest's leases) KV buckets of KV_MAX_BYTES each. */}}
+{{- define "emopulse.jetstreamStreams" -}}6{{- end -}}
+{{- define "emopulse.jetstreamBuckets" -}}4{{- end -}}
 
 {{/* A component's settings from values: components.<name>.settings over settings. (list $ component) -> JSON */}}
 {{- define "emopulse.valueSettings" -}}
@@ -257,8 +315,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* EMOPULSE_* settings a component gets from values (components.<name>.settings over settings)
      plus the ones the chart derives, after checking what the services would refuse or what would
      overflow the pod's disk:
-     - SHUTDOWN_GRACE_S < SHUTDOWN_DRAIN_S < ACK_WAIT_S and OUTAGE_BUDGET_S < STALL_TIMEOUT_S (the
-       services check both at start);
+     - SHUTDOWN_GRACE_S < SHUTDOWN_DRAIN_S < ACK_WAIT_S, OUTAGE_BUDGET_S < STALL_TIMEOUT_S and
+       STREAM_RETENTION_S <= STREAM_MAX_AGE_S (the services check them at start);
      - storage.type=s3, receivesUploads: tmpSize (the data dir) holds two uploads of
        UPLOAD_LIMIT_BYTES, each spooled whole before it goes to S3;
      - storage.type=s3, readsMedia: S3_CACHE_LIMIT_BYTES is half of tmpSize unless set, and tmpSize
@@ -268,7 +326,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $ := index . 0 -}}{{- $name := index . 1 -}}{{- $c := index . 2 -}}
 {{- $s := include "emopulse.valueSettings" (list $ $c) | fromJson -}}
 {{- $n := dict -}}
-{{- range $k := list "SHUTDOWN_GRACE_S" "SHUTDOWN_DRAIN_S" "ACK_WAIT_S" "OUTAGE_BUDGET_S" "STALL_TIMEOUT_S" -}}
+{{- range $k := list "SHUTDOWN_GRACE_S" "SHUTDOWN_DRAIN_S" "ACK_WAIT_S" "OUTAGE_BUDGET_S" "STALL_TIMEOUT_S" "STREAM_RETENTION_S" "STREAM_MAX_AGE_S" -}}
 {{- $_ := set $n $k (include "emopulse.settingNumber" (list $s $k "seconds" (printf "components.%s" $name)) | float64) -}}
 {{- end -}}
 {{- if not (and (lt $n.SHUTDOWN_GRACE_S $n.SHUTDOWN_DRAIN_S) (lt $n.SHUTDOWN_DRAIN_S $n.ACK_WAIT_S)) -}}
@@ -276,6 +334,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- if not (lt $n.OUTAGE_BUDGET_S $n.STALL_TIMEOUT_S) -}}
 {{- fail (printf "components.%s: OUTAGE_BUDGET_S (%g) must be below STALL_TIMEOUT_S (%g), or the service refuses to start" $name $n.OUTAGE_BUDGET_S $n.STALL_TIMEOUT_S) -}}
+{{- end -}}
+{{- if gt $n.STREAM_RETENTION_S $n.STREAM_MAX_AGE_S -}}
+{{- fail (printf "components.%s: STREAM_RETENTION_S (%g) must not exceed STREAM_MAX_AGE_S (%g), or the service refuses to start" $name $n.STREAM_RETENTION_S $n.STREAM_MAX_AGE_S) -}}
 {{- end -}}
 {{- if eq $.Values.storage.type "s3" -}}
 {{- $tmp := include "emopulse.bytes" (list $c.tmpSize (printf "components.%s.tmpSize" $name)) | float64 -}}
@@ -320,8 +381,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* What EmoPulse's streams and buckets reserve on JetStream, one copy: 5 x STREAM_MAX_BYTES +
-     3 x KV_MAX_BYTES (the largest any enabled component sets: each one creates them). */}}
+{{/* What EmoPulse's streams and buckets reserve on JetStream, one copy: 6 x STREAM_MAX_BYTES +
+     4 x KV_MAX_BYTES (the largest any enabled component sets: each one creates them). */}}
 {{- define "emopulse.jetstreamBytes" -}}
 {{- $ := . -}}
 {{- $stream := include "emopulse.settingNumber" (list ($.Values.settings | default dict) "STREAM_MAX_BYTES" "bytes" "settings") | float64 -}}
