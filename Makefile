@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+RTSP_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav
 
 .PHONY: help deps proto proto-check test demo up down bench clean
 
@@ -13,6 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null || { \
 	  echo "installing espeak-ng and ffmpeg (Debian packages)"; \
 	  (apt-get update -qq && apt-get install -y -qq espeak-ng ffmpeg) >/dev/null || sudo apt-get install -y -qq espeak-ng ffmpeg; }
+	# A real RTSP server for the live-stream tests: GStreamer's, run by the system python3.
+	@/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null \
+	  && dpkg -s gstreamer1.0-libav gstreamer1.0-plugins-bad >/dev/null 2>&1 || { \
+	  echo "installing the GStreamer RTSP server (Debian packages)"; \
+	  (apt-get update -qq && apt-get install -y -qq $(RTSP_PACKAGES)) >/dev/null || sudo apt-get install -y -qq $(RTSP_PACKAGES); }
 	# prometheus + promtool: the Prometheus end-to-end test and the alert-rule unit tests.
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing prometheus (Debian package)"; \
@@ -54,8 +61,9 @@ down: ## stop the embedded stack
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-bench: deps ## benchmark a 60 s clip: EmoPulse vs its slowest stage vs a sequential baseline (bench-results/)
+bench: deps ## benchmark files (a 60 s clip vs its slowest stage and a baseline) and live streams (latency, capacity)
 	$(PY) -m bench.run --out bench-results/bench.json
+	$(PY) -m bench.live --out bench-results/live.json
 
 deploy-check: deps ## chart (helm lint/template/validate), Dockerfile lint, alert-rule and dashboard tests
 	$(PY) -m pytest -q tests/deploy

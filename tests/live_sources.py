@@ -7,12 +7,15 @@
 Timing (measured with PyAV 18 as the client, see tests/integration/test_live_sources.py):
 
 * ``RtspSource`` is a live camera. A feeder pipeline plays the clip in real time from ``started_at``
-  (set by ``start()``, about 0.3 s before it returns) whether or not anyone watches; clients join it
-  where it is. Decoded audio lags ``position()`` by about 0.25 s (the RTSP server's buffering).
-  PyAV's ``frame.time`` starts near 0 at each client's first packet. ``restart()`` starts at clip 0 again.
-* ``HlsSource``: ffmpeg paces the clip from ``started_at`` (``start()`` returns once the first 1 s
-  segment exists, about 2 s later). ``frame.time - HLS_OFFSET_S`` is the clip time (plus the clip's
-  duration per completed loop). PyAV joins an unfinished playlist 3 segments from its end.
+  (the server's own clock reading, a few ms before ``start()`` returns) whether or not anyone watches;
+  clients join it where it is: a client connecting at wall time w first decodes clip time
+  ``position(w)`` minus 0.1-0.3 s (the server's audio buffering). PyAV's ``frame.time`` starts at 0
+  at each client's first packet, and ``av.open`` takes about 3 s (stream probing, in real time).
+  ``restart()`` plays from clip 0 again.
+* ``HlsSource``: ffmpeg paces the clip from ``started_at`` (set as it is spawned; ``start()`` returns
+  once the first 1 s segment exists, about 2.8 s later). ``frame.time - HLS_OFFSET_S`` is the clip
+  time (plus the clip's duration per completed loop). PyAV joins an unfinished playlist 3 segments
+  from its end (3-4 s behind the live edge), a finished one at its start.
 * ``TsHttpSource``: one client only; clip time 0 is when that client connects, and
   ``frame.time - TS_OFFSET_S`` is the clip time. ffmpeg exits when the clip ends or the client leaves.
 
@@ -83,7 +86,7 @@ def clip_duration(path: str | Path) -> float:
 # the clip in real time into inter* channels (looping by segment seeks); the RTSP media, shared by all
 # clients, re-encodes from those live channels, so clients join a stream that runs on without them.
 _RTSP_SERVER = r"""
-import sys, time
+import os, sys, time
 import gi
 gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer
@@ -91,7 +94,8 @@ clip, port, loop = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 Gst.init(None)
 main, medias = GLib.MainLoop(), []
 feeder = Gst.parse_launch(
-    f'filesrc location="{clip}" ! qtdemux name=d d.video_0 ! queue ! avdec_h264 ! videoconvert ! intervideosink channel=v '
+    f'filesrc location="{clip}" ! qtdemux name=d '
+    'd.video_0 ! queue ! avdec_h264 ! videoconvert ! intervideosink channel=v '
     'd.audio_0 ! queue ! avdec_aac ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=16000,channels=1 '
     '! interaudiosink channel=a')
 def on_message(bus, msg):
@@ -102,12 +106,15 @@ def on_message(bus, msg):
             m.get_element().send_event(Gst.Event.new_eos())
         GLib.timeout_add(1000, main.quit)
     elif msg.type == Gst.MessageType.ERROR:
-        print("feeder error:", msg.parse_error(), flush=True); sys.exit(1)
+        print("feeder error:", msg.parse_error(), flush=True); os._exit(1)
     return True
+def settle():
+    if feeder.get_state(5 * Gst.SECOND)[0] != Gst.StateChangeReturn.SUCCESS:
+        sys.exit(f"cannot play {clip} (it needs an H.264 and an AAC track)")
 feeder.get_bus().add_watch(GLib.PRIORITY_DEFAULT, on_message)
-feeder.set_state(Gst.State.PAUSED); feeder.get_state(Gst.CLOCK_TIME_NONE)
+feeder.set_state(Gst.State.PAUSED); settle()
 if loop:
-    feeder.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.SEGMENT, 0); feeder.get_state(Gst.CLOCK_TIME_NONE)
+    feeder.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.SEGMENT, 0); settle()
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(
     '( intervideosrc channel=v ! queue ! video/x-raw,width=320,height=240,framerate=10/1 ! videoconvert '
@@ -187,7 +194,11 @@ class _Source:
         return self.start()
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.__exit__()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.stop()
@@ -196,9 +207,9 @@ class _Source:
 
 class RtspSource(_Source):
     """``rtsp://127.0.0.1:PORT/live`` (H.264 + AAC over RTP; pull with ``rtsp_transport=tcp``), served
-    by Debian's GStreamer RTSP server like a camera: the clip plays from ``started_at`` on whether or
-    not clients are connected. ``loop=False``: when the clip ends clients get end-of-stream and the
-    server exits."""
+    by Debian's GStreamer RTSP server like a camera: the clip (shown at 320x240, 10 fps) plays from
+    ``started_at`` on whether or not clients are connected. ``loop=False``: when the clip ends, clients
+    get end-of-stream (PyAV's decode loop just ends) and the server exits."""
 
     def __init__(self, clip: str | Path, loop: bool = True) -> None:
         super().__init__(clip, loop)
@@ -234,7 +245,8 @@ class HlsSource(_Source):
     def start(self) -> HlsSource:
         shutil.rmtree(self.www, ignore_errors=True)
         self.www.mkdir()
-        self._spawn(sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.port), "--directory", str(self.www))
+        self._spawn(sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.port),
+                    "--directory", str(self.www))
         self.started_at = time.time()
         self._spawn(
             "ffmpeg", "-nostdin", "-v", "warning", "-re", *(["-stream_loop", "-1"] if self.loop else []),
@@ -243,7 +255,8 @@ class HlsSource(_Source):
             "-hls_list_size", str(self.list_size), *(["-hls_flags", "delete_segments"] if self.list_size else []),
             str(self.www / "live.m3u8"))
         playlist = self.www / "live.m3u8"
-        self._wait(lambda: playlist.exists() and ".ts" in playlist.read_text() and _listening(self.port), "HLS segment")
+        self._wait(lambda: playlist.exists() and ".ts" in playlist.read_text() and _listening(self.port),
+                   "HLS segment")
         return self
 
     def finished(self) -> bool:

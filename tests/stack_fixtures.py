@@ -16,8 +16,11 @@ from emopulse.stack import Stack, free_port, tcp_open
 
 UPLOAD_LIMIT = 4 * 1024 * 1024
 FUSION_DEADLINE_S = 25
-# Two replicas of vision and fusion run the whole session: every test also checks they share work safely.
-WORKERS = {"vision": 2, "fusion": 2}
+# Two replicas of vision, fusion and ingest run the whole session: every test also checks they share
+# work safely (and a killed ingest has a replica to take its streams over).
+WORKERS = {"vision": 2, "fusion": 2, "ingest": 2}
+LEASE_TTL_S = 3
+RECONNECT_BUDGET_S = 12
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +65,10 @@ def stack(tmp_path_factory, s3_server, media_root):
         "EMOPULSE_MEDIA_ROOT": str(media_root),
         "EMOPULSE_S3_ENDPOINT_URL": s3_server,
         "EMOPULSE_WHISPER_MODEL": "base",
+        "EMOPULSE_LEASE_TTL_S": str(LEASE_TTL_S),
+        "EMOPULSE_SOURCE_TIMEOUT_S": "2",
+        "EMOPULSE_RECONNECT_BUDGET_S": str(RECONNECT_BUDGET_S),
+        "EMOPULSE_RECONNECT_MAX_DELAY_S": "1",
     }
     st = Stack.new(tmp_path_factory.mktemp("stack"), env=env, workers=WORKERS)
     try:

@@ -148,7 +148,9 @@ class LiveStream:
         # the media clock: source time t is media time clock + t on the current connection
         self.clock = 0.0
         self.got_media = False
-        self.pending_gap: tuple[float, float] | None = None
+        self.away_since: float | None = None     # wall time the media stopped, until it comes again
+        self.gap_why = ""
+        self.heard_wall = 0.0                    # wall time of the last media
         self.push_from_start = not previous.owner
         self.buffer = live.AudioBuffer(start_s=self.media_s)
         self.vad, self.vad_origin = live.StreamingVad(), self.media_s
@@ -216,8 +218,7 @@ class LiveStream:
         self._count_state(self.state)
         if self.previous.owner:
             TAKEOVERS.inc()
-            lost = max(0.0, time.time() - self.previous.renewed_at) if self.previous.renewed_at else 0.0
-            self.pending_gap = (self.media_s, self.media_s + lost)
+            self.away_since = self.previous.renewed_at or time.time()
             self.gap_why = f"taken over from {self.previous.owner}"
 
     # ---- reading ------------------------------------------------------------------------------
@@ -242,14 +243,12 @@ class LiveStream:
             if delay is None:
                 reason = f"{url} {why}; tried {failures} times over {self.s.reconnect_budget_s:.0f} s"
                 return pb.STREAM_FAILED, reason, reason
+            if self.heard_wall and self.away_since is None:
+                self.away_since, self.gap_why = self.heard_wall, "the source was away"
             self.reconnects += 1
             RECONNECTS.labels(urlparse(url).scheme or "push").inc()
             await self._set_state(pb.STREAM_RECONNECTING, f"{url} {why}; retrying in {delay:.1f} s")
-            lost_at = time.time()
             await asyncio.sleep(delay)
-            if self.got_media or not self.pending_gap:
-                self.pending_gap, self.gap_why = (self.media_s, self.media_s), "the source was away"
-            self.pending_gap = (self.pending_gap[0], self.pending_gap[1] + time.time() - lost_at)
 
     async def _read_once(self, url: str) -> bool:
         """One connection: True when the source ended by itself, False when it went away."""
@@ -346,9 +345,9 @@ class LiveStream:
     async def _connected(self, first_t: float) -> None:
         """The first media of a connection: media time goes on from where it stopped, after any gap."""
         self.got_media = True
-        if self.pending_gap:
-            await self._gap(*self.pending_gap, self.gap_why)
-            self.pending_gap = None
+        if self.away_since is not None:  # media time went on while nothing came
+            await self._gap(self.media_s, self.media_s + max(0.0, time.time() - self.away_since), self.gap_why)
+            self.away_since = None
         if self.media_s > self.buffer.end_s + 1e-3:  # a gap ends the speech in progress
             for end in self.endpointer.flush(self.buffer.end_s):
                 self._queue_final(end)
@@ -363,6 +362,7 @@ class LiveStream:
     async def _take(self, item: sources.AudioBlock | sources.Picture) -> None:
         if not self.got_media:
             await self._connected(item.t)
+        self.heard_wall = time.time()
         if isinstance(item, sources.Picture):
             t = self.clock + item.t
             name = f"{self.rt.store.recording(self.id)}frames/{int(t * 1000):010d}.jpg"

@@ -1,0 +1,253 @@
+"""Live streams end to end: real sources on loopback (GStreamer's RTSP server, ffmpeg's HLS), the SDK's
+push, and the whole stack (two ingest replicas), on scripted espeak sentences over a real face."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+
+from emopulse.client import file_chunks
+from emopulse.v1 import results_pb2 as pb
+from tests.live_sources import HlsSource, RtspSource, make_scripted_clip
+from tests.stack_fixtures import LEASE_TTL_S, RECONNECT_BUDGET_S
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = [
+    "Thank you so much, this is wonderful news.",
+    "This is terrible, I hate waiting.",
+    "Where did you put the keys?",
+    "The meeting is on Tuesday at ten.",
+]
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower().replace("10", "ten"))
+
+
+def same_words(heard: str, said: str) -> bool:
+    """Whisper base on espeak is close to word-perfect; allow one slip per sentence."""
+    h, s = words(heard), words(said)
+    return len(set(s) - set(h)) <= 1 and abs(len(h) - len(s)) <= 1
+
+
+def collect(client, stream_id: str, into: list, **kw) -> threading.Thread:
+    """Subscribe in the background, appending every event to `into` (with the wall time it came)."""
+    def run():
+        for event in client.subscribe(stream_id, timeout=300, **kw):
+            into.append((time.time(), event))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def kind(event: pb.JobEvent) -> str:
+    return event.WhichOneof("event") or event.WhichOneof("live")
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def results_of(events) -> list[pb.UtteranceResult]:
+    return [e.result for _, e in events if kind(e) == "result"]
+
+
+@pytest.fixture(scope="module")
+def scripted(media_dir):
+    path = media_dir / "scripted.mp4"
+    spoken = make_scripted_clip(path, SCRIPT, gap_s=1.5, lead_s=1.0, tail_s=3.0)
+    return path, spoken
+
+
+def test_rtsp_stream_words_spans_partials_outage_and_stop(client, scripted):
+    """One RTSP stream: the words and spans of each sentence, partials before their final, a 5 s outage
+    (RECONNECTING, then LIVE with the gap reported, nothing lost or doubled), then StopStream ends it."""
+    path, spoken = scripted
+    with RtspSource(path, loop=True) as source:
+        stream = client.start_stream(source.url, name="rtsp test", language="en")
+        assert stream.state == pb.STREAM_STARTING and stream.url == source.url
+        events: list = []
+        follower = collect(client, stream.id, events)
+        wait_for(lambda: len(results_of(events)) >= 3, 90, "three results")
+        # Stop the source in the silence after a sentence, for 5 s.
+        while True:
+            pos = source.position()
+            if any(s.end_s + 0.4 < pos < s.end_s + 0.9 for s in spoken):
+                break
+            time.sleep(0.05)
+        stopped_at = time.time()
+        heard_before = len(results_of(events))
+        source.stop()
+        time.sleep(5)
+        source.start()
+        wait_for(lambda: any(kind(e) == "stream_state" and e.stream_state.gap_to_s > 0 for _, e in events),
+                 30, "the gap reported")
+        wait_for(lambda: len(results_of(events)) >= heard_before + 2, 60, "results after the outage")
+        client.stop_stream(stream.id)
+        follower.join(60)
+        assert not follower.is_alive(), "StopStream did not end the subscription"
+
+    kinds = [kind(e) for _, e in events]
+    assert kinds[-1] == "summary"
+    states = [e.stream_state for _, e in events if kind(e) == "stream_state"]
+    names = [pb.StreamState.Name(s.state) for s in states]
+    assert names[0] == "STREAM_LIVE" and "STREAM_RECONNECTING" in names and names[-1] == "STREAM_ENDED"
+    assert names.index("STREAM_RECONNECTING") < len(names) - 1 - names[::-1].index("STREAM_LIVE")
+    gap = next(s for s in states if s.gap_to_s > 0)
+    assert 4.0 < gap.gap_to_s - gap.gap_from_s < 12.0, gap
+
+    results = results_of(events)
+    assert [r.index for r in results] == list(range(len(results)))  # none lost, none doubled
+    # Each result is one scripted sentence, in script order on each side of the gap, with its true span.
+    before = [r for r in results if r.end_s <= gap.gap_from_s]
+    after = [r for r in results if r.start_s >= gap.gap_to_s]
+    assert len(before) + len(after) == len(results), "an utterance straddles the gap"
+    for side in (before, after):
+        first = next(i for i, s in enumerate(spoken) if same_words(side[0].text, s.text))
+        offset = side[0].start_s - spoken[first].start_s
+        for k, r in enumerate(side):
+            said = spoken[(first + k) % len(spoken)]
+            assert same_words(r.text, said.text), (r.text, said.text)
+            assert abs(r.start_s - offset - said.start_s) < 0.4 and abs(r.end_s - offset - said.end_s) < 0.4, \
+                (r.start_s, r.end_s, said)
+            assert {m.modality for m in r.modalities if m.present} == {pb.TEXT, pb.AUDIO, pb.VISION}
+    # Partials come before their final and never after it.
+    partials = [(i, e.partial) for i, (_, e) in enumerate(events) if kind(e) == "partial"]
+    assert partials, "no partial transcript arrived"
+    final_at = {e.result.index: i for i, (_, e) in enumerate(events) if kind(e) == "result"}
+    assert all(i < final_at[p.index] for i, p in partials)
+    assert client.get_stream(stream.id).state == pb.STREAM_ENDED
+    assert stopped_at < time.time()
+
+
+def test_hls_stream_ends_with_its_playlist_and_the_cli_exits(stack, media_dir):
+    path = media_dir / "hls.mp4"
+    spoken = make_scripted_clip(path, SCRIPT[:2], gap_s=1.5, lead_s=0.5, tail_s=2.0)
+    with HlsSource(path) as source:
+        run = subprocess.run([sys.executable, "-m", "emopulse.cli", "live", source.url, "--json",
+                              "--gateway", stack.gateway], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    results = [line for line in lines if line["event"] == "result"]
+    assert [same_words(r["text"], s.text) for r, s in zip(results, spoken)] == [True, True] and len(results) == 2
+    assert lines[-1]["event"] == "summary"
+    assert [line["sequence"] for line in lines] == list(range(1, len(lines) + 1))
+
+
+def test_pushed_streams_run_side_by_side_without_mixing(client, media_dir):
+    """Two SDK pushes (PCM + JPEG frames) at once; then a resumed Subscribe gets exactly the rest."""
+    clips = {}
+    for name, sentences in {"a": SCRIPT[:2], "b": SCRIPT[2:]}.items():
+        path = media_dir / f"push-{name}.mp4"
+        clips[name] = (path, make_scripted_clip(path, sentences, gap_s=1.2, lead_s=0.5, tail_s=1.5))
+    ids, done = {}, {}
+
+    def push(name):
+        path, _ = clips[name]
+        done[name] = client.push_stream(file_chunks(path), name=name, language="en",
+                                        on_start=lambda sid: ids.__setitem__(name, sid))
+    pushers = [threading.Thread(target=push, args=(n,)) for n in clips]
+    for t in pushers:
+        t.start()
+    wait_for(lambda: len(ids) == 2, 20, "both stream ids")
+    events = {n: [] for n in clips}
+    followers = [collect(client, ids[n], events[n]) for n in clips]
+    for t in pushers + followers:
+        t.join(120)
+    for name, (path, spoken) in clips.items():
+        results = results_of(events[name])
+        assert len(results) == len(spoken) and all(same_words(r.text, s.text) for r, s in zip(results, spoken))
+        assert all(r.job_id == ids[name] for r in results)
+        assert all(next(m for m in r.modalities if m.modality == pb.VISION).present for r in results)
+        assert done[name].id == ids[name] and done[name].url == "push:pcm16"
+    assert {s.id for s in client.list_streams()} >= set(ids.values())
+
+    # Resuming after any event gives exactly the events after it.
+    whole = [e for _, e in events["a"]]
+    cut = len(whole) // 2
+    rest = list(client.subscribe(ids["a"], timeout=30, after=whole[cut - 1].sequence))
+    assert [e.SerializeToString() for e in rest] == [e.SerializeToString() for e in whole[cut:]]
+
+
+def test_a_killed_ingest_is_replaced_by_another_replica(client, stack, scripted):
+    path, spoken = scripted
+    with RtspSource(path, loop=True) as source:
+        stream = client.start_stream(source.url, language="en")
+        events: list = []
+        follower = collect(client, stream.id, events)
+        wait_for(lambda: len(results_of(events)) >= 2, 90, "two results")
+        owner = client.get_stream(stream.id).owner
+        pid = int(owner.rsplit(":", 1)[1])
+        name = next(n for n, p in stack.pids.items() if p == pid)
+        stack.kill(name)
+        killed_at, heard = time.time(), len(results_of(events))
+        new_owner = wait_for(lambda: (o := client.get_stream(stream.id).owner) != owner and o, 30, "a takeover")
+        took_s = time.time() - killed_at
+        wait_for(lambda: len(results_of(events)) >= heard + 2, 60, "results from the new owner")
+        stack.start_component(name)
+        client.stop_stream(stream.id)
+        follower.join(60)
+    assert took_s < 3 * LEASE_TTL_S, took_s
+    results = results_of(events)
+    assert [r.index for r in results] == list(range(len(results)))
+    gaps = [e.stream_state for _, e in events if kind(e) == "stream_state" and e.stream_state.gap_to_s > 0]
+    assert gaps and "taken over" in gaps[0].detail
+    # The new owner joins the camera where it is: only a sentence it joined mid-way may be a fragment.
+    fragments = [r for r in results if not any(same_words(r.text, s.text) for s in spoken)]
+    assert len(fragments) <= 1 and all(abs(r.start_s - gaps[0].gap_to_s) < 1.0 for r in fragments), \
+        [(r.start_s, r.text) for r in fragments]
+    assert new_owner != owner
+
+
+def test_a_source_that_never_answers_fails_with_a_reason(client):
+    import socket
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"rtsp://127.0.0.1:{s.getsockname()[1]}/nothing"
+    stream = client.start_stream(url)
+    events = list(client.subscribe(stream.id, timeout=RECONNECT_BUDGET_S + 60))
+    failed = client.get_stream(stream.id)
+    assert failed.state == pb.STREAM_FAILED
+    assert url in failed.reason and "refused" in failed.reason and f"over {RECONNECT_BUDGET_S} s" in failed.reason
+    assert failed.reconnects >= 2
+    assert kind(events[-1]) == "summary" and failed.reason in events[-1].summary.note
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x.ts", "file:///etc/passwd", "", "rtsp://"])
+def test_an_unsupported_source_is_invalid_argument(client, url):
+    with pytest.raises(grpc.RpcError) as err:
+        client.start_stream(url)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "rtsp://" in err.value.details()
+
+
+def test_a_push_in_an_unknown_format_is_invalid_argument(client):
+    with pytest.raises(grpc.RpcError) as err:
+        client.push_stream([b"\0" * 100], format="no-such-format")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_stop_and_get_on_unknown_or_ended_streams(client):
+    for call in (client.get_stream, client.stop_stream):
+        with pytest.raises(grpc.RpcError) as err:
+            call("no-such-stream")
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    silent = client.push_stream([b"\0\0" * 16_000])  # one second of silence, then the push ends
+    events = list(client.subscribe(silent.id, timeout=60))
+    assert kind(events[-1]) == "summary" and events[-1].summary.note == "no speech detected"
+    assert client.get_stream(silent.id).state == pb.STREAM_ENDED
+    with pytest.raises(grpc.RpcError) as err:
+        client.stop_stream(silent.id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
