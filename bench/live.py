@@ -44,6 +44,8 @@ def latency(client: Client, clip: Path, spoken) -> dict:
             now = time.time()
             if event.HasField("result"):
                 finals.append((now, event.result))
+                if len(finals) == len(spoken):  # all heard: end it now (a camera that stops is retried)
+                    client.stop_stream(stream.id)
             elif event.HasField("partial"):
                 partials.setdefault(event.partial.index, now)
         started_at = source.started_at

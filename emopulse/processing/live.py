@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emopulse.labels import SAMPLE_RATE
+from emopulse.v1 import results_pb2 as pb
 
 WINDOW = 512        # silero VAD window: 32 ms at 16 kHz
 CONTEXT = 64        # samples of the previous window silero looks at
@@ -193,10 +194,8 @@ def describe_gap(from_s: float, to_s: float) -> str:
     return f"no media from {from_s:.1f} s to {to_s:.1f} s ({to_s - from_s:.1f} s)"
 
 
-def stream_view(job) -> "pb.Stream":
+def stream_view(job: pb.Job) -> pb.Stream:
     """A live stream as the API shows it: its own record, with what the job it runs as knows."""
-    from emopulse.v1 import results_pb2 as pb
-
     stream = pb.Stream()
     stream.CopyFrom(job.stream)
     stream.id, stream.language, stream.utterances = job.id, job.language, job.utterances_fused

@@ -77,6 +77,26 @@ class MediaStore:
         os.replace(tmp, target)
         return target.as_uri()
 
+    def put_file(self, name: str, path: Path) -> str:
+        """Store a local file under a name (it is moved, or uploaded and removed); returns its URI."""
+        if self.settings.storage == "s3":
+            self.s3.upload_file(str(path), self.settings.s3_bucket, name)
+            Path(path).unlink(missing_ok=True)
+            return f"s3://{self.settings.s3_bucket}/{name}"
+        target = self.data_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+        return target.as_uri()
+
+    def list_names(self, prefix: str) -> list[str]:
+        """The names stored under a prefix ending in "/", sorted."""
+        if self.settings.storage == "s3":
+            paginator = self.s3.get_paginator("list_objects_v2")
+            return sorted(o["Key"] for page in paginator.paginate(Bucket=self.settings.s3_bucket, Prefix=prefix)
+                          for o in page.get("Contents", []))
+        root = self.data_dir / prefix
+        return sorted(str(p.relative_to(self.data_dir)) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+
     def read_object(self, uri: str) -> bytes:
         parsed = urlparse(uri)
         if parsed.scheme == "s3":

@@ -7,6 +7,7 @@ second publish of the same message id is dropped by JetStream):
   - a RUNNING job whose record has not moved for stall_timeout_s is FAILED with a reason; every stage
     writes progress to the record (a transcribed chunk, a fused utterance), and outages shorter than
     outage_budget_s < stall_timeout_s only pause it.
+It also deletes an ended live stream's recording once stream_retention_s has passed.
 """
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ from emopulse.v1 import results_pb2 as pb
 
 REQUEUE_MARGIN_S = 60  # stop republishing this long before JetStream forgets the first publish
 REPUBLISH_END_S = 60   # a FAILED/CANCELLED job's end event is published again for this long after the end
+RETENTION_WINDOW_S = 3600  # an ended stream's recording is deleted on every pass within this after its retention
 
 
 async def check_jobs(rt, now: float | None = None) -> dict[str, list[str]]:
-    """One pass over the job records; returns the ids it requeued and failed (for logs and tests)."""
+    """One pass over the job records; returns the ids it requeued, failed and expired (for logs and tests)."""
     s = rt.settings
     now = time.time() if now is None else now
-    done = {"requeued": [], "failed": []}
+    done = {"requeued": [], "failed": [], "expired": []}
     for job in await rt.jobs.all():
         age, quiet = now - job.created_at, now - max(job.updated_at, job.created_at)
         if job.state == pb.QUEUED and s.requeue_after_s <= age < bus.DUPLICATE_WINDOW_S - REQUEUE_MARGIN_S:
@@ -43,6 +45,10 @@ async def check_jobs(rt, now: float | None = None) -> dict[str, list[str]]:
         elif job.state in (pb.FAILED, pb.CANCELLED) and quiet < REPUBLISH_END_S:
             await rt.jobs.publish_end(job)  # mends an end event lost in a crash (a duplicate is dropped)
             await asyncio.to_thread(rt.store.delete_spans, job.id)  # its utterance audio is scratch now
+        if job.HasField("stream") and job.state in bus.TERMINAL and \
+                s.stream_retention_s <= quiet < s.stream_retention_s + RETENTION_WINDOW_S:
+            await asyncio.to_thread(rt.store.delete_prefix, rt.store.recording(job.id))
+            done["expired"].append(job.id)
     return done
 
 

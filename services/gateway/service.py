@@ -116,7 +116,14 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     async def Analyze(self, request, context):
         if not request.media:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "media is required: a path under the media root or s3://bucket/key")
-        uri = await asyncio.to_thread(self.rt.store.resolve_reference, request.media)
+        if request.media.startswith("stream:"):  # an ended stream's recording, analysed again like a file
+            stream = stream_view(await self._stream(request.media.removeprefix("stream:")))
+            if not stream.recording_uri:
+                raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"stream {stream.id} has no recording yet: "
+                               f"it is {pb.StreamState.Name(stream.state)}, and a recording is kept once it has ended")
+            uri = stream.recording_uri
+        else:
+            uri = await asyncio.to_thread(self.rt.store.resolve_reference, request.media)
         return await self._create_job(uri, request.media.rsplit("/", 1)[-1], "", request.language, request.request_id)
 
     @_api

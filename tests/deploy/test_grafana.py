@@ -6,7 +6,6 @@ import importlib.util
 import json
 import re
 
-import pytest
 import yaml
 from prometheus_client import REGISTRY
 
@@ -18,8 +17,7 @@ DASHBOARD = REPO / "deploy" / "grafana" / "emopulse.json"
 EXTERNAL = {"up", "nv_inference_count", "nv_inference_exec_count", "nv_inference_request_success",
             "nv_inference_request_failure", "nv_inference_queue_duration_us",
             "jetstream_consumer_num_pending", "jetstream_consumer_num_ack_pending"}
-# The live-stream ingest's metrics (services/ingest), by the names it exports. Taken as known while
-# the ingest is not in the tree; once it is, test_ingest_exports_its_listed_metrics holds it to them.
+# The live-stream ingest's metrics (services/ingest): the "Live streams" row must show each.
 INGEST = {"emopulse_ingest_streams", "emopulse_ingest_stream_up", "emopulse_ingest_stream_lag_seconds",
           "emopulse_ingest_reconnects_total", "emopulse_ingest_takeovers_total", "emopulse_ingest_partials_dropped_total",
           "emopulse_ingest_final_latency_seconds", "emopulse_ingest_partial_latency_seconds"}
@@ -40,28 +38,15 @@ def metric_names(expr: str) -> set[str]:
     return {w for w in words if w not in PROMQL_WORDS and not re.fullmatch(r"e\d+", w)}
 
 
-def ingest_in_tree() -> bool:
-    return importlib.util.find_spec("services.ingest") is not None
-
-
-def with_series(names) -> set[str]:
-    return {n + s for n in names for s in ("", "_total", "_bucket", "_count", "_sum", "_created")}
-
-
 def our_metrics() -> set[str]:
-    """Names (with _bucket/_count/_sum/_total series) every service module registers, plus the
-    ingest's listed names while it is not in the tree."""
-    for service in dict.fromkeys((*SERVICES, "ingest")):
-        if service == "ingest" and not ingest_in_tree():
-            continue
+    """Names (with _bucket/_count/_sum/_total series) every service module registers."""
+    for service in SERVICES:
         importlib.import_module(f"services.{service}.service")
     names = set()
     for collector in list(REGISTRY._collector_to_names):
         for metric in collector.describe() if hasattr(collector, "describe") else []:
             names.add(metric.name)
             names |= {metric.name + s for s in ("_total", "_bucket", "_count", "_sum", "_created")}
-    if not ingest_in_tree():
-        names |= with_series(INGEST)
     return names
 
 
@@ -115,6 +100,4 @@ def test_live_stream_panels():
 
 
 def test_ingest_exports_its_listed_metrics():
-    if not ingest_in_tree():
-        pytest.skip("services/ingest is not in the tree yet: its metric names are taken from INGEST")
     assert INGEST <= our_metrics()

@@ -15,9 +15,7 @@ from emopulse.stack import SERVICES
 from tests.deploy.conftest import CHART, CI_VALUES, REPO, helm_template, render
 
 VALUES = ["default", *[p.name for p in CI_VALUES]]
-# Every component the chart runs from components.yaml: the stack's services plus the live-stream
-# ingest (a chart component whether or not the embedded stack runs it).
-CHART_SERVICES = tuple(dict.fromkeys((*SERVICES, "ingest")))
+CHART_SERVICES = SERVICES  # every component the chart runs from components.yaml
 # The live-stream settings (values.yaml `settings`), read by every service.
 LIVE_SETTINGS = ("ENDPOINT_MS", "PARTIAL_EVERY_S", "SOURCE_TIMEOUT_S", "RECONNECT_BUDGET_S", "RECONNECT_MAX_DELAY_S",
                  "LEASE_TTL_S", "LAG_WARNING_S", "STREAMS_PER_INGEST", "STREAM_RETENTION_S")

@@ -175,6 +175,16 @@ def test_pushed_streams_run_side_by_side_without_mixing(client, media_dir):
         assert done[name].id == ids[name] and done[name].url == "push:pcm16"
     assert {s.id for s in client.list_streams()} >= set(ids.values())
 
+    # The recording of an ended stream is analysed again like a file, with the same words and times.
+    recorded = client.get_stream(ids["a"])
+    assert recorded.recording_uri.endswith("recording.mkv")
+    again, last = client.results(client.analyze_reference(f"stream:{ids['a']}").id, timeout=120)
+    live_results = results_of(events["a"])
+    assert last.HasField("summary") and len(again) == len(live_results)
+    for file_result, live_result in zip(again, live_results):
+        assert same_words(file_result.text, live_result.text)
+        assert abs(file_result.start_s - live_result.start_s) < 0.5
+
     # Resuming after any event gives exactly the events after it.
     whole = [e for _, e in events["a"]]
     cut = len(whole) // 2

@@ -218,7 +218,7 @@ async def test_watchdog_requeues_an_unpublished_job_and_fails_a_stalled_one(js, 
     for job in (orphan, stalled):
         await Rt.jobs.create(job)
     done = await check_jobs(Rt, now=now)
-    assert done == {"requeued": ["orphan"], "failed": ["stalled"]}
+    assert done == {"requeued": ["orphan"], "failed": ["stalled"], "expired": []}
     assert (await check_jobs(Rt, now=now))["requeued"] == ["orphan"]  # republished ...
     info = await js.stream_info("JOBS")
     assert info.state.messages == 1  # ... and JetStream kept one copy
@@ -227,6 +227,25 @@ async def test_watchdog_requeues_an_unpublished_job_and_fails_a_stalled_one(js, 
     sub = await js.subscribe(bus.results_subject("stalled"), ordered_consumer=True)
     ended = pb.JobEvent.FromString((await sub.next_msg(timeout=5)).data)
     assert ended.ended.state == pb.FAILED
+
+
+async def test_watchdog_deletes_an_ended_streams_recording_after_its_retention(js, tmp_path):
+    from emopulse.runtime.storage import MediaStore
+
+    class Rt:
+        settings = Settings(stream_retention_s=3600, data_dir=str(tmp_path))
+        jobs = bus.JobStore(js, "test")
+        store = MediaStore(settings)
+        log = logging.getLogger("test")
+
+    now = time.time()
+    for name, age in (("old", 3700), ("recent", 600)):
+        await Rt.jobs.create(pb.Job(id=name, state=pb.SUCCEEDED, created_at=now - age - 60, updated_at=now - age,
+                                    stream=pb.Stream(url="rtsp://x/y", state=pb.STREAM_ENDED)))
+        Rt.store.put_object(f"{Rt.store.recording(name)}frames/0000000500.jpg", b"jpeg")
+    assert (await check_jobs(Rt, now=now))["expired"] == ["old"]
+    assert Rt.store.list_names(Rt.store.recording("old")) == []
+    assert Rt.store.list_names(Rt.store.recording("recent")) == ["streams/recent/frames/0000000500.jpg"]
 
 
 async def test_job_pages_are_stable_and_complete(js):

@@ -74,10 +74,12 @@ def speech():
     return resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
 
 
-def _stt(client, audio, language=None):
+def _stt(client, audio, language=None, short_context=False):
     inputs = [_input("AUDIO", audio, "FP32")]
     if language is not None:
         inputs.append(_input("LANGUAGE", np.array([language.encode()], dtype=np.object_), "BYTES"))
+    if short_context:
+        inputs.append(_input("SHORT_CONTEXT", np.array([True]), "BOOL"))
     res = client.infer("speech_to_text", inputs)
     out = res.as_numpy("SEGMENTS")
     assert out.shape == (1,)
@@ -104,6 +106,26 @@ def test_speech_to_text_words_match(triton, speech):
     doc_en = _timed("speech_to_text_latency_s_language_en", lambda: _stt(client, speech, "en"))
     assert _words(" ".join(s["text"] for s in doc_en["segments"])) == _words(SENTENCE)
     assert "loaded Whisper 'base'" in log_path.read_text(errors="replace")
+
+
+def test_speech_to_text_short_context_gives_the_same_words_sooner(triton, speech):
+    """Live utterances ask Whisper to encode just their audio (+2 s), not a 30 s window."""
+    client, _ = triton
+    _stt(client, speech, "en", short_context=True)  # warm both shapes
+    full = min(_timed_once(lambda: _stt(client, speech, "en")) for _ in range(2))
+    short_s, doc = min((_timed_once(lambda: _stt(client, speech, "en", short_context=True), keep=True) for _ in range(2)),
+                       key=lambda pair: pair[0])
+    assert _words(" ".join(s["text"] for s in doc["segments"])) == _words(SENTENCE)
+    words = [w for s in doc["segments"] for w in s["words"]]
+    assert 0 <= words[0]["start"] < words[-1]["end"] <= len(speech) / SAMPLE_RATE + 0.5
+    print(f"audio {len(speech) / SAMPLE_RATE:.2f} s: 30 s window {full:.2f} s, short context {short_s:.2f} s")
+
+
+def _timed_once(call, keep=False):
+    started = time.perf_counter()
+    out = call()
+    elapsed = time.perf_counter() - started
+    return (elapsed, out) if keep else elapsed
 
 
 def test_speech_to_text_short_audio_is_empty_not_error(triton):

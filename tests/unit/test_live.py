@@ -128,3 +128,24 @@ def test_partials_and_states_pass_at_once_and_are_numbered():
     assert [e.WhichOneof("event") or e.WhichOneof("live") for e in out] == ["stream_state", "partial", "result", "result"]
     assert [e.sequence for e in out] == [1, 2, 3, 4]
     assert [e.result.index for e in out[2:]] == [0, 1]
+
+
+def test_a_recording_is_one_file_with_gaps_as_silence(tmp_path):
+    import cv2
+
+    from emopulse.processing import media, vision
+    from emopulse.processing.recording import write_recording
+
+    tone = media.to_pcm16(0.5 * np.sin(np.arange(16_000) / 5).astype(np.float32))
+    image = np.zeros((120, 160, 3), np.uint8)
+    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+    # audio 0-1 s and 3-4 s (an outage between), pictures every half second while media came
+    path = write_recording(tmp_path / "rec.mkv", [(0.0, tone), (3.0, tone)],
+                           [(t, jpeg) for t in (0.25, 0.75, 3.25, 3.75)], (160, 120))
+    info = media.probe(path)
+    assert info.has_audio and info.has_video and (info.width, info.height) == (160, 120)
+    audio = media.decode_audio(path)
+    assert len(audio) == 4 * 16_000
+    assert np.abs(audio[16_000:3 * 16_000]).max() == 0 and np.abs(audio[3 * 16_000:]).max() > 0.3
+    frames = vision.read_frames(path, [0.3, 3.3])
+    assert [round(t, 2) for t, _ in frames] == [0.25, 3.25]

