@@ -61,6 +61,12 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def in_a_pause(source, spoken) -> None:
+    """Wait until the source plays the silence just after a sentence."""
+    while not any(s.end_s + 0.4 < source.position() < s.end_s + 0.9 for s in spoken):
+        time.sleep(0.05)
+
+
 def results_of(events) -> list[pb.UtteranceResult]:
     return [e.result for _, e in events if kind(e) == "result"]
 
@@ -83,11 +89,7 @@ def test_rtsp_stream_words_spans_partials_outage_and_stop(client, scripted):
         follower = collect(client, stream.id, events)
         wait_for(lambda: len(results_of(events)) >= 3, 90, "three results")
         # Stop the source in the silence after a sentence, for 5 s.
-        while True:
-            pos = source.position()
-            if any(s.end_s + 0.4 < pos < s.end_s + 0.9 for s in spoken):
-                break
-            time.sleep(0.05)
+        in_a_pause(source, spoken)
         stopped_at = time.time()
         heard_before = len(results_of(events))
         source.stop()
@@ -96,6 +98,7 @@ def test_rtsp_stream_words_spans_partials_outage_and_stop(client, scripted):
         wait_for(lambda: any(kind(e) == "stream_state" and e.stream_state.gap_to_s > 0 for _, e in events),
                  30, "the gap reported")
         wait_for(lambda: len(results_of(events)) >= heard_before + 2, 60, "results after the outage")
+        in_a_pause(source, spoken)  # (a stop mid-sentence makes the words so far its last utterance)
         client.stop_stream(stream.id)
         follower.join(60)
         assert not follower.is_alive(), "StopStream did not end the subscription"
@@ -208,6 +211,7 @@ def test_a_killed_ingest_is_replaced_by_another_replica(client, stack, scripted)
         took_s = time.time() - killed_at
         wait_for(lambda: len(results_of(events)) >= heard + 2, 60, "results from the new owner")
         stack.start_component(name)
+        in_a_pause(source, spoken)
         client.stop_stream(stream.id)
         follower.join(60)
     assert took_s < 3 * LEASE_TTL_S, took_s
