@@ -6,6 +6,7 @@ seconds; the caller maps them onto the stream's media clock. It blocks: run it i
 """
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from dataclasses import dataclass
@@ -45,7 +46,23 @@ def check_url(url: str) -> str:
     if parsed.scheme not in SCHEMES or not parsed.netloc:
         raise ValueError(f"cannot pull {url!r}: give rtsp://, rtmp://, srt://, or http(s):// "
                          "(an HLS .m3u8 playlist or an MPEG-TS stream)")
+    if not protocol_built_in(parsed.scheme):
+        raise ValueError(f"cannot pull {url!r}: the FFmpeg inside this installation's PyAV is built without "
+                         f"{parsed.scheme}; restream it as RTSP, RTMP or HLS, or install a PyAV built with it")
     return url
+
+
+@functools.lru_cache(maxsize=None)
+def protocol_built_in(scheme: str) -> bool:
+    """Whether FFmpeg here knows the protocol (PyAV wheels, for one, come without libsrt)."""
+    import av
+    try:
+        av.open(f"{scheme}://127.0.0.1:9/probe", timeout=(0.5, 0.5))
+    except av.error.ProtocolNotFoundError:
+        return False
+    except Exception:  # refused, timed out, ...: the protocol itself is there
+        return True
+    return True
 
 
 def demuxable(fmt: str) -> bool:

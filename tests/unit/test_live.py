@@ -149,3 +149,18 @@ def test_a_recording_is_one_file_with_gaps_as_silence(tmp_path):
     assert np.abs(audio[16_000:3 * 16_000]).max() == 0 and np.abs(audio[3 * 16_000:]).max() > 0.3
     frames = vision.read_frames(path, [0.3, 3.3])
     assert [round(t, 2) for t, _ in frames] == [0.25, 3.25]
+
+
+def test_urls_are_checked_against_what_ffmpeg_here_can_pull():
+    from emopulse.processing import sources
+
+    for url in ("rtsp://cam/live", "rtmp://host/app/key", "https://cdn/x.m3u8", "http://host:8080/s.ts"):
+        assert sources.check_url(url) == url
+    for url in ("ftp://host/x.ts", "file:///etc/passwd", "rtsp://", "/tmp/x.mp4"):
+        with pytest.raises(ValueError, match="give rtsp://"):
+            sources.check_url(url)
+    if sources.protocol_built_in("srt"):
+        assert sources.check_url("srt://host:9000") == "srt://host:9000"
+    else:  # PyAV's wheels come without libsrt: said at StartStream, not after a minute of retries
+        with pytest.raises(ValueError, match="built without srt"):
+            sources.check_url("srt://host:9000")
