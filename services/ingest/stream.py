@@ -313,11 +313,15 @@ class LiveStream:
             end, audio, heard_at = item
             self.finals_busy = True
             try:
+                began = time.time()
                 doc = await self._whisper(audio, final=True)
                 cut = whole_cut(doc["segments"], end.start_s, end.start_s, end.end_s) if doc else None
                 if cut is not None:
                     await self._publish_utterance(cut, audio, doc.get("language", ""))
                     FINAL_LATENCY.observe(max(0.0, time.time() - heard_at))
+                self.rt.log.debug("utterance of %.1f s: waited %.2f s, Whisper %.2f s, %s", len(audio) / SAMPLE_RATE,
+                                  began - heard_at, time.time() - began, "published" if cut else "no words",
+                                  extra=self.log_extra)
             finally:
                 self.finals_busy = False
                 self.waiting.remove(heard_at)

@@ -2,6 +2,7 @@
 push, and the whole stack (two ingest replicas), on scripted espeak sentences over a real face."""
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -265,3 +266,32 @@ def test_stop_and_get_on_unknown_or_ended_streams(client):
     with pytest.raises(grpc.RpcError) as err:
         client.stop_stream(silent.id)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_the_async_sdk_and_the_cli_list_and_stop_streams(stack):
+    from emopulse.client import AsyncClient
+
+    async def pcm():  # an async source: half a second of silence, then a pause before the next
+        for _ in range(60):
+            yield b"\0\0" * 8_000
+            await asyncio.sleep(0.5)
+    async with AsyncClient(stack.gateway) as client:
+        started = asyncio.get_running_loop().create_future()
+        push = asyncio.create_task(client.push_stream(pcm(), name="async push", on_start=started.set_result))
+        stream_id = await asyncio.wait_for(started, 20)
+        cli = [sys.executable, "-m", "emopulse.cli"]
+        listed = subprocess.run([*cli, "streams", "--gateway", stack.gateway], capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0 and any(line.startswith(stream_id) and "async push" in line
+                                              for line in listed.stdout.splitlines()), listed.stdout
+        stopped = subprocess.run([*cli, "stop", stream_id, "--gateway", stack.gateway], capture_output=True,
+                                 text=True, timeout=60)
+        assert stopped.returncode == 0 and stream_id in stopped.stdout
+        events = [e async for e in client.subscribe(stream_id, timeout=60)]
+        assert kind(events[-1]) == "summary"
+        assert (await client.get_stream(stream_id)).state == pb.STREAM_ENDED
+        assert stream_id in {s.id for s in await client.list_streams()}
+        push.cancel()
+        await asyncio.gather(push, return_exceptions=True)
+    unknown = subprocess.run([*cli, "stop", "no-such-stream", "--gateway", stack.gateway], capture_output=True,
+                             text=True, timeout=60)
+    assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr

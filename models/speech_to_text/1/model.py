@@ -28,6 +28,7 @@ from emopulse.weights import sha256_file, whisper_model_dir
 MIN_SAMPLES = SAMPLE_RATE // 10  # under 100 ms: nothing to transcribe
 CONTEXT_MARGIN_S = 2.0  # audio context beyond the speech: less than this cost words in our tests
 FRAMES_PER_S = 100      # Whisper's mel frames
+TOKENS_PER_S = 12       # well above fast speech (about 4 words, 6 tokens a second)
 
 
 def _short_context(request) -> bool:
@@ -83,9 +84,16 @@ class TritonPythonModel:
             return {"language": language or "", "language_probability": 0.0, "segments": []}
         if not self.multilingual:
             language = "en"
-        seconds = audio.size / SAMPLE_RATE + CONTEXT_MARGIN_S
-        # in whole seconds, so requests of similar length share the encoder's shapes
-        self.model.context_frames = min(3000, int(np.ceil(seconds)) * FRAMES_PER_S) if short_context else None
+        seconds = audio.size / SAMPLE_RATE
+        live = {}
+        if short_context:
+            # in whole seconds, so requests of similar length share the encoder's shapes
+            self.model.context_frames = min(3000, int(np.ceil(seconds + CONTEXT_MARGIN_S)) * FRAMES_PER_S)
+            # A live caller waits: no retries at higher temperatures, and no more tokens than anyone
+            # speaks in that time (a noise that sets Whisper repeating itself costs ~0.1 s, not 15 s).
+            live = {"temperature": 0.0, "max_new_tokens": int(TOKENS_PER_S * seconds) + 16}
+        else:
+            self.model.context_frames = None
         segments, info = self.model.transcribe(
             audio,
             language=language,
@@ -93,6 +101,7 @@ class TritonPythonModel:
             word_timestamps=True,
             vad_filter=False,
             condition_on_previous_text=False,
+            **live,
         )
         out = []
         for seg in segments:  # (a generator: the model runs as it is read)
