@@ -16,8 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	  echo "installing espeak-ng and ffmpeg (Debian packages)"; \
 	  (apt-get update -qq && apt-get install -y -qq espeak-ng ffmpeg) >/dev/null || sudo apt-get install -y -qq espeak-ng ffmpeg; }
 	# A real RTSP server for the live-stream tests: GStreamer's, run by the system python3.
-	@/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null \
-	  && dpkg -s gstreamer1.0-libav gstreamer1.0-plugins-bad >/dev/null 2>&1 || { \
+	@dpkg -s $(RTSP_PACKAGES) >/dev/null 2>&1 || { \
 	  echo "installing the GStreamer RTSP server (Debian packages)"; \
 	  (apt-get update -qq && apt-get install -y -qq $(RTSP_PACKAGES)) >/dev/null || sudo apt-get install -y -qq $(RTSP_PACKAGES); }
 	# prometheus + promtool: the Prometheus end-to-end test and the alert-rule unit tests.

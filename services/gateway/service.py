@@ -75,11 +75,11 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
 
     def __init__(self, runtime: Runtime):
         self.rt = runtime
+        self.leases = None  # the KV bucket of live streams' leases, opened on the first stream
         api_pb2_grpc.add_EmoPulseServicer_to_server(self, runtime.server)
         runtime.service_names.append(api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        self.leases = await bus.bucket(self.rt.js, bus.STREAMS_BUCKET, self.rt.settings)
         await watch_jobs(self.rt, stopping)
 
     @staticmethod
@@ -185,6 +185,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             job = await self._job(job.id)
             if job.state in bus.TERMINAL or not job.HasField("stream"):
                 return job
+        self.leases = self.leases or await bus.bucket(self.rt.js, bus.STREAMS_BUCKET, self.rt.settings)
         with contextlib.suppress(KeyWrongLastSequenceError, BadRequestError):  # a retry: it is there already
             await self.leases.create(job.id, events_pb2.StreamLease(owner="").SerializeToString())
         await self.rt.nc.publish(bus.STREAMS_WAKE, b"")
