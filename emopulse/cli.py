@@ -131,25 +131,25 @@ def follow(client: Client, job_id: str, as_json: bool, report: str | None = None
             results.append(event.result)
         elif kind == "summary":
             summary = event.summary
+        elif kind == "ended":
+            code = 1
         if as_json:
             print(json.dumps({"event": kind, "sequence": event.sequence, **MessageToDict(getattr(event, kind))}),
                   flush=True)
-            continue
-        if kind == "partial":
+        elif kind == "partial":
             line.partial(event.partial, lag_s)
-            continue
-        line.clear()
-        if kind == "stream_state":
-            line.state, lag_s = pb.StreamState.Name(event.stream_state.state).removeprefix("STREAM_"), event.stream_state.lag_s
-            print(format_state(event.stream_state), file=sys.stderr, flush=True)
-        elif kind == "result":
-            print(format_result(event.result), flush=True)
-        elif kind == "summary":
-            print(format_summary(event.summary))
-        elif kind == "ended":
-            print(f"job {pb.JobState.Name(event.ended.state)}: {event.ended.reason}", file=sys.stderr)
-        if kind == "ended":
-            code = 1
+        else:
+            line.clear()
+            if kind == "stream_state":
+                line.state = pb.StreamState.Name(event.stream_state.state).removeprefix("STREAM_")
+                lag_s = event.stream_state.lag_s
+                print(format_state(event.stream_state), file=sys.stderr, flush=True)
+            elif kind == "result":
+                print(format_result(event.result), flush=True)
+            elif kind == "summary":
+                print(format_summary(event.summary))
+            elif kind == "ended":
+                print(f"job {pb.JobState.Name(event.ended.state)}: {event.ended.reason}", file=sys.stderr)
     if report:
         from emopulse.report import render
         Path(report).write_text(render(client.get_job(job_id), results, summary))

@@ -27,7 +27,7 @@ import nats
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.aio.msg import Msg
 
 from emopulse.runtime import metrics
@@ -100,6 +100,15 @@ async def bucket(js: JetStreamContext, name: str, settings: Settings):
     return await js.create_key_value(KeyValueConfig(
         bucket=name, history=1, storage=StorageType.FILE, replicas=settings.stream_replicas,
         ttl=settings.stream_max_age_s, max_bytes=settings.kv_max_bytes))
+
+
+async def kv_keys(js: JetStreamContext, name: str) -> list[str]:
+    """The keys of a KV bucket, from its stream's subjects (a deleted key may be among them: its get
+    finds nothing). Not nats-py's keys(): its watcher can end early while keys are written, and then
+    returns some keys or none at all."""
+    prefix = f"$KV.{name}."
+    info = await js.stream_info(f"KV_{name}", subjects_filter=prefix + ">")
+    return [subject.removeprefix(prefix) for subject in (info.state.subjects or {})]
 
 
 async def publish(js: JetStreamContext, subject: str, message, msg_id: str, service: str) -> None:
@@ -197,12 +206,8 @@ class JobStore:
 
     async def all(self) -> list[pb.Job]:
         """Every job, newest first."""
-        kv = await self._bucket()
-        try:
-            keys = await kv.keys()
-        except NoKeysError:
-            return []
-        jobs = [await self.get(k) for k in keys]
+        await self._bucket()
+        jobs = [await self.get(k) for k in await kv_keys(self.js, JOBS_BUCKET)]
         return sorted((j for j in jobs if j is not None), key=lambda j: (j.created_at, j.id), reverse=True)
 
     async def page(self, size: int, token: str = "") -> tuple[list[pb.Job], str]:

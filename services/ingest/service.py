@@ -18,7 +18,7 @@ import os
 import socket
 import time
 
-from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 
 from emopulse.runtime import bus
 from emopulse.runtime.service import Runtime
@@ -64,11 +64,7 @@ class Ingest:
 
     async def claim(self, stopping: asyncio.Event) -> None:
         """Take every stream nobody holds (or whose holder stopped renewing), up to this process's share."""
-        try:
-            keys = await self.leases.keys()
-        except NoKeysError:
-            return
-        for key in keys:
+        for key in await bus.kv_keys(self.rt.js, bus.STREAMS_BUCKET):
             if len(self.held) >= self.rt.settings.streams_per_ingest:
                 return
             if key in self.held:

@@ -80,6 +80,7 @@ class LiveStream:
         self.gap_why = ""
         self.heard_wall = 0.0                    # wall time of the last media
         self.push_from_start = not previous.owner
+        self.pushed_seq = 0                      # the last pushed part read (its PUSH stream sequence)
         self.buffer = live.AudioBuffer(start_s=self.media_s)
         self.vad, self.vad_origin = live.StreamingVad(), self.media_s
         self.endpointer = live.Endpointer(endpoint_s=self.s.endpoint_ms / 1000, max_utterance_s=self.s.max_utterance_s)
@@ -195,10 +196,13 @@ class LiveStream:
 
     async def _read_pushed(self, fmt: str) -> bool:
         """Media the gateway put on push.<stream>: PCM16 with pictures, or container bytes."""
-        deliver = DeliverPolicy.ALL if self.push_from_start else DeliverPolicy.NEW
-        self.push_from_start = False  # a reconnect or a new holder reads on from now
-        sub = await self.rt.js.subscribe(bus.push_subject(self.id), ordered_consumer=True,
-                                         config=ConsumerConfig(deliver_policy=deliver))
+        # From the start for the first holder; after a pause, on from the last part read (nothing the
+        # client sent meanwhile is skipped); a new holder reads on from now (the gap is reported).
+        if self.pushed_seq:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.pushed_seq + 1)
+        else:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL if self.push_from_start else DeliverPolicy.NEW)
+        sub = await self.rt.js.subscribe(bus.push_subject(self.id), ordered_consumer=True, config=config)
         pipe = sources.Pipe() if fmt != "pcm16" else None
         reading = None
         if pipe is not None:
@@ -213,6 +217,7 @@ class LiveStream:
                     msg = await sub.next_msg(timeout=self.s.source_timeout_s)
                 except NatsTimeout:
                     raise sources.SourceError(f"sent no media for {self.s.source_timeout_s:.0f} s") from None
+                self.pushed_seq = msg.metadata.sequence.stream
                 part = ev.PushedMedia.FromString(msg.data)
                 kind = part.WhichOneof("part")
                 if pipe is not None:  # a container: FFmpeg demuxes it in the reader thread

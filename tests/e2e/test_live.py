@@ -196,6 +196,31 @@ def test_pushed_streams_run_side_by_side_without_mixing(client, media_dir):
     assert [e.SerializeToString() for e in rest] == [e.SerializeToString() for e in whole[cut:]]
 
 
+def test_a_push_that_pauses_loses_nothing(client):
+    """The client stops sending for longer than the source timeout (RECONNECTING), then goes on:
+    what it sent after the pause is read from where the holder stopped, not from "now"."""
+    from emopulse.processing import media
+    from tests.media import speech_track
+
+    def sentence(text):
+        audio, _ = speech_track([text], 0.3)
+        pcm = media.to_pcm16(audio)
+        return [pcm[i:i + 3200] for i in range(0, len(pcm), 3200)]  # 0.1 s parts, sent at once
+
+    def chunks():
+        yield from sentence(SCRIPT[0])
+        time.sleep(5)  # > the stack's 2 s source timeout
+        yield from sentence(SCRIPT[2])
+        yield from [b"\0\0" * 16_000]  # a second of silence ends the last utterance
+    stream = client.push_stream(chunks(), language="en")
+    events = list(client.subscribe(stream.id, timeout=60))
+    results = results_of([(0, e) for e in events])
+    assert [same_words(r.text, said) for r, said in zip(results, (SCRIPT[0], SCRIPT[2]))] == [True, True]
+    assert len(results) == 2
+    states = [pb.StreamState.Name(e.stream_state.state) for e in events if kind(e) == "stream_state"]
+    assert "STREAM_RECONNECTING" in states and states[-1] == "STREAM_ENDED"
+
+
 def test_a_killed_ingest_is_replaced_by_another_replica(client, stack, scripted):
     path, spoken = scripted
     with RtspSource(path, loop=True) as source:

@@ -248,6 +248,28 @@ async def test_watchdog_deletes_an_ended_streams_recording_after_its_retention(j
     assert Rt.store.list_names(Rt.store.recording("recent")) == ["streams/recent/frames/0000000500.jpg"]
 
 
+async def test_every_job_is_listed_while_jobs_are_being_written(js):
+    """nats-py's KV keys() can end early (or find no key at all) while keys are written; listing
+    must not depend on it: ListJobs, the watchdog and ingest's stream claims all list this way."""
+    store = bus.JobStore(js, "test")
+    for i in range(200):
+        await store.create(pb.Job(id=f"busy{i:03d}", created_at=i))
+    writing = True
+
+    async def churn():
+        while writing:
+            for i in range(5):
+                await store.update(f"busy{i:03d}", lambda j: setattr(j, "media_seconds_done", j.media_seconds_done + 1))
+    task = asyncio.create_task(churn())
+    try:
+        for _ in range(10):
+            listed = {j.id for j in await store.all()}
+            assert {f"busy{i:03d}" for i in range(200)} <= listed
+    finally:
+        writing = False
+        await task
+
+
 async def test_job_pages_are_stable_and_complete(js):
     store = bus.JobStore(js, "test")
     for i in range(25):
