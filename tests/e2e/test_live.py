@@ -139,7 +139,8 @@ def test_rtsp_stream_words_spans_partials_outage_and_stop(client, scripted):
 
 def test_hls_stream_ends_with_its_playlist_and_the_cli_exits(stack, media_dir):
     path = media_dir / "hls.mp4"
-    spoken = make_scripted_clip(path, SCRIPT[:2], gap_s=1.5, lead_s=0.5, tail_s=2.0)
+    # FFmpeg joins a live playlist 3 segments (1 s each) from its end, so the speech starts well after.
+    spoken = make_scripted_clip(path, SCRIPT[:2], gap_s=1.5, lead_s=5.0, tail_s=2.0)
     with HlsSource(path) as source:
         run = subprocess.run([sys.executable, "-m", "emopulse.cli", "live", source.url, "--json",
                               "--gateway", stack.gateway], capture_output=True, text=True, timeout=120)
