@@ -52,10 +52,10 @@ def cut_utterances(segments: list[dict], offset_s: float, regions: list[tuple[fl
     return cuts
 
 
-def whole_cut(segments: list[dict], offset_s: float, start_s: float, end_s: float) -> Cut | None:
+def whole_cut(segments: list[dict], start_s: float, end_s: float) -> Cut | None:
     """Whisper's segments of one live utterance -> that utterance whole (the endpointer already chose
     where it ends), or None when no words were recognised in it."""
-    words = [(w["word"], offset_s + w["start"], offset_s + w["end"], w.get("probability", 0.0))
+    words = [(w["word"], start_s + w["start"], start_s + w["end"], w.get("probability", 0.0))
              for seg in segments for w in seg.get("words") or []]
     text = "".join(w[0] for w in words).strip() if words else " ".join(seg["text"].strip() for seg in segments).strip()
     if not text:

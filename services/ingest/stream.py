@@ -320,7 +320,7 @@ class LiveStream:
             try:
                 began = time.time()
                 doc = await self._whisper(audio, final=True)
-                cut = whole_cut(doc["segments"], end.start_s, end.start_s, end.end_s) if doc else None
+                cut = whole_cut(doc["segments"], end.start_s, end.end_s) if doc else None
                 if cut is not None:
                     await self._publish_utterance(cut, audio, doc.get("language", ""))
                     FINAL_LATENCY.observe(max(0.0, time.time() - heard_at))

@@ -91,7 +91,6 @@ def test_rtsp_stream_words_spans_partials_outage_and_stop(client, scripted):
         wait_for(lambda: len(results_of(events)) >= 3, 90, "three results")
         # Stop the source in the silence after a sentence, for 5 s.
         in_a_pause(source, spoken)
-        stopped_at = time.time()
         heard_before = len(results_of(events))
         source.stop()
         time.sleep(5)
@@ -134,7 +133,6 @@ def test_rtsp_stream_words_spans_partials_outage_and_stop(client, scripted):
     final_at = {e.result.index: i for i, (_, e) in enumerate(events) if kind(e) == "result"}
     assert all(i < final_at[p.index] for i, p in partials)
     assert client.get_stream(stream.id).state == pb.STREAM_ENDED
-    assert stopped_at < time.time()
 
 
 def test_hls_stream_ends_with_its_playlist_and_the_cli_exits(stack, media_dir):

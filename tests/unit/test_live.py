@@ -164,3 +164,14 @@ def test_urls_are_checked_against_what_ffmpeg_here_can_pull():
     else:  # PyAV's wheels come without libsrt: said at StartStream, not after a minute of retries
         with pytest.raises(ValueError, match="built without srt"):
             sources.check_url("srt://host:9000")
+
+
+def test_a_live_utterance_is_whisper_output_whole_on_the_media_clock():
+    from emopulse.processing.utterances import whole_cut
+
+    segments = [{"text": "Hello there.", "words": [{"word": " Hello", "start": 0.1, "end": 0.4},
+                                                   {"word": " there.", "start": 0.5, "end": 0.9}]},
+                {"text": "Bye.", "words": [{"word": " Bye.", "start": 1.5, "end": 1.8}]}]
+    cut = whole_cut(segments, 10.0, 12.0)
+    assert cut.text == "Hello there. Bye." and (cut.start_s, cut.end_s) == (10.1, 11.8)
+    assert whole_cut([{"text": " ", "words": []}], 10.0, 12.0) is None
