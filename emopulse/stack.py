@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from emopulse.tritonserver import triton_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("gateway", "transcriber", "ingest", "audiotext", "vision", "fusion")
+SERVICES = ("gateway", "transcriber", "ingest", "audiotext", "vision", "fusion", "pulse")
 
 
 def free_port() -> int:

@@ -7,6 +7,9 @@ Subjects say what happened:
   results.<job>                JobEvent          -> gateway Subscribe (replayed from the start)
   push.<stream>                PushedMedia       gateway PushStream -> the stream's ingest
   streams.wake (core NATS)     -                 a stream was started: ingest replicas look for it now
+  clock.<stream>               StreamClock       ingest -> pulse (how far the stream is settled)
+  pulse.<stream>               JobEvent(pulse)   pulse -> anyone (also on results.<stream>)
+  alerts.<stream>              JobEvent(alert)   pulse -> webhooks, SubscribeAlerts (also on results.<stream>)
 A live stream is a job whose utterances come from ingest instead of the transcriber; its lease (who
 holds it, how far it got) is a record in the KV bucket "streams".
 Every publish carries a Nats-Msg-Id derived from (job, utterance, modality), so JetStream drops a
@@ -44,6 +47,7 @@ STREAMS = {
     "FEATURES": ["features.>"],
     "RESULTS": ["results.>"],
     "PUSH": ["push.>"],
+    "PULSE": ["clock.>", "pulse.>", "alerts.>"],
 }
 # JetStream's own note that a message ran out of deliveries (say its worker died on the last one):
 # kept in a stream so the failure is recorded even when no worker was listening at that moment.
@@ -73,6 +77,18 @@ def results_subject(job_id: str) -> str:
 
 def push_subject(stream_id: str) -> str:
     return f"push.{stream_id}"
+
+
+def clock_subject(stream_id: str) -> str:
+    return f"clock.{stream_id}"
+
+
+def pulse_subject(stream_id: str) -> str:
+    return f"pulse.{stream_id}"
+
+
+def alerts_subject(stream_id: str) -> str:
+    return f"alerts.{stream_id}"
 
 
 async def connect(url: str, name: str) -> nats.NATS:

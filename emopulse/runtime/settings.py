@@ -69,6 +69,11 @@ class Settings:
     lag_warning_s: float = 5.0              # analysis this far behind the source: said in the stream, partials paused
     streams_per_ingest: int = 8             # streams one ingest process holds at most
     stream_retention_s: float = 7 * 24 * 3600  # an ended stream's recording is deleted this long after its end
+    # Pulse and alerts (live streams)
+    pulse_windows_s: str = "10,60,300"      # rolling windows, media seconds
+    pulse_every_s: float = 5.0              # a pulse every this many media seconds
+    webhook_timeout_s: float = 5.0          # one webhook POST's time limit
+    webhook_attempts: int = 6               # attempts per webhook and alert (backoff 1, 2, 4 .. 60 s), then given up
     log_level: str = "INFO"
 
     @classmethod
@@ -108,6 +113,16 @@ class Settings:
             if not getattr(self, name):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be set")
         return self
+
+    def pulse_windows(self) -> list[float]:
+        """pulse_windows_s as ascending seconds."""
+        try:
+            windows = sorted({float(w) for w in self.pulse_windows_s.split(",") if w.strip()})
+        except ValueError:
+            raise SettingsError(f"{PREFIX}PULSE_WINDOWS_S: {self.pulse_windows_s!r} is not seconds, comma-separated") from None
+        if not windows or windows[0] <= 0:
+            raise SettingsError(f"{PREFIX}PULSE_WINDOWS_S needs at least one window above 0 s")
+        return windows
 
     def weights(self) -> dict[str, float]:
         """fusion_weights as {modality: weight}."""

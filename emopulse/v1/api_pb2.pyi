@@ -139,3 +139,81 @@ class ListStreamsResponse(_message.Message):
     STREAMS_FIELD_NUMBER: _ClassVar[int]
     streams: _containers.RepeatedCompositeFieldContainer[_results_pb2.Stream]
     def __init__(self, streams: _Optional[_Iterable[_Union[_results_pb2.Stream, _Mapping]]] = ...) -> None: ...
+
+class Webhook(_message.Message):
+    __slots__ = ("url", "secret")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    secret: str
+    def __init__(self, url: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class AlertRules(_message.Message):
+    __slots__ = ("stream_id", "rules", "webhooks", "defaults")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    rules: _containers.RepeatedCompositeFieldContainer[_results_pb2.AlertRule]
+    webhooks: _containers.RepeatedCompositeFieldContainer[Webhook]
+    defaults: bool
+    def __init__(self, stream_id: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[_results_pb2.AlertRule, _Mapping]]] = ..., webhooks: _Optional[_Iterable[_Union[Webhook, _Mapping]]] = ..., defaults: _Optional[bool] = ...) -> None: ...
+
+class SetAlertRulesRequest(_message.Message):
+    __slots__ = ("stream_id", "rules", "webhooks", "use_defaults")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
+    USE_DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    rules: _containers.RepeatedCompositeFieldContainer[_results_pb2.AlertRule]
+    webhooks: _containers.RepeatedCompositeFieldContainer[Webhook]
+    use_defaults: bool
+    def __init__(self, stream_id: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[_results_pb2.AlertRule, _Mapping]]] = ..., webhooks: _Optional[_Iterable[_Union[Webhook, _Mapping]]] = ..., use_defaults: _Optional[bool] = ...) -> None: ...
+
+class GetAlertRulesRequest(_message.Message):
+    __slots__ = ("stream_id",)
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
+
+class SubscribeAlertsRequest(_message.Message):
+    __slots__ = ("stream_ids", "kinds", "min_severity")
+    STREAM_IDS_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    stream_ids: _containers.RepeatedScalarFieldContainer[str]
+    kinds: _containers.RepeatedScalarFieldContainer[_results_pb2.AlertKind]
+    min_severity: _results_pb2.Severity
+    def __init__(self, stream_ids: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[_Union[_results_pb2.AlertKind, str]]] = ..., min_severity: _Optional[_Union[_results_pb2.Severity, str]] = ...) -> None: ...
+
+class WebhookDelivery(_message.Message):
+    __slots__ = ("alert_id", "url", "attempt", "at", "status", "error", "delivered")
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    alert_id: str
+    url: str
+    attempt: int
+    at: float
+    status: int
+    error: str
+    delivered: bool
+    def __init__(self, alert_id: _Optional[str] = ..., url: _Optional[str] = ..., attempt: _Optional[int] = ..., at: _Optional[float] = ..., status: _Optional[int] = ..., error: _Optional[str] = ..., delivered: _Optional[bool] = ...) -> None: ...
+
+class ListWebhookDeliveriesRequest(_message.Message):
+    __slots__ = ("stream_id",)
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
+
+class ListWebhookDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[WebhookDelivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[WebhookDelivery, _Mapping]]] = ...) -> None: ...

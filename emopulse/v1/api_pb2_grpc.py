@@ -90,6 +90,26 @@ class EmoPulseStub:
                 request_serializer=emopulse_dot_v1_dot_api__pb2.ListStreamsRequest.SerializeToString,
                 response_deserializer=emopulse_dot_v1_dot_api__pb2.ListStreamsResponse.FromString,
                 _registered_method=True)
+        self.SetAlertRules = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/SetAlertRules',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.SetAlertRulesRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.AlertRules.FromString,
+                _registered_method=True)
+        self.GetAlertRules = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/GetAlertRules',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.GetAlertRulesRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.AlertRules.FromString,
+                _registered_method=True)
+        self.SubscribeAlerts = channel.unary_stream(
+                '/emopulse.v1.EmoPulse/SubscribeAlerts',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.SubscribeAlertsRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_results__pb2.Alert.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/ListWebhookDeliveries',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class EmoPulseServicer:
@@ -171,6 +191,33 @@ class EmoPulseServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAlertRules(self, request, context):
+        """Alerts. A stream without rules of its own uses the defaults (GetAlertRules shows them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAlertRules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubscribeAlerts(self, request, context):
+        """Alerts as they fire, across streams (the filter's empty fields match everything).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """Every attempt to deliver a stream's alerts to its webhooks, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmoPulseServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -228,6 +275,26 @@ def add_EmoPulseServicer_to_server(servicer, server):
                     servicer.ListStreams,
                     request_deserializer=emopulse_dot_v1_dot_api__pb2.ListStreamsRequest.FromString,
                     response_serializer=emopulse_dot_v1_dot_api__pb2.ListStreamsResponse.SerializeToString,
+            ),
+            'SetAlertRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAlertRules,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.SetAlertRulesRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.AlertRules.SerializeToString,
+            ),
+            'GetAlertRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAlertRules,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.GetAlertRulesRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.AlertRules.SerializeToString,
+            ),
+            'SubscribeAlerts': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeAlerts,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.SubscribeAlertsRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_results__pb2.Alert.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +594,114 @@ class EmoPulse:
             '/emopulse.v1.EmoPulse/ListStreams',
             emopulse_dot_v1_dot_api__pb2.ListStreamsRequest.SerializeToString,
             emopulse_dot_v1_dot_api__pb2.ListStreamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAlertRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/SetAlertRules',
+            emopulse_dot_v1_dot_api__pb2.SetAlertRulesRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.AlertRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAlertRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/GetAlertRules',
+            emopulse_dot_v1_dot_api__pb2.GetAlertRulesRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.AlertRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/SubscribeAlerts',
+            emopulse_dot_v1_dot_api__pb2.SubscribeAlertsRequest.SerializeToString,
+            emopulse_dot_v1_dot_results__pb2.Alert.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/ListWebhookDeliveries',
+            emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

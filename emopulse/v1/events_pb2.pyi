@@ -144,3 +144,85 @@ class PushedMedia(_message.Message):
     frame: _results_pb2.Frame
     end: bool
     def __init__(self, media: _Optional[bytes] = ..., frame: _Optional[_Union[_results_pb2.Frame, _Mapping]] = ..., end: _Optional[bool] = ...) -> None: ...
+
+class StreamClock(_message.Message):
+    __slots__ = ("stream_id", "media_s", "cut_index", "down")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_S_FIELD_NUMBER: _ClassVar[int]
+    CUT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DOWN_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    media_s: float
+    cut_index: int
+    down: bool
+    def __init__(self, stream_id: _Optional[str] = ..., media_s: _Optional[float] = ..., cut_index: _Optional[int] = ..., down: _Optional[bool] = ...) -> None: ...
+
+class PulsePoint(_message.Message):
+    __slots__ = ("index", "start_s", "end_s", "emotion", "sentiment", "faces", "face_expression", "text")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    FACE_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    start_s: float
+    end_s: float
+    emotion: _containers.RepeatedScalarFieldContainer[float]
+    sentiment: _containers.RepeatedScalarFieldContainer[float]
+    faces: int
+    face_expression: _containers.RepeatedScalarFieldContainer[float]
+    text: str
+    def __init__(self, index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., faces: _Optional[int] = ..., face_expression: _Optional[_Iterable[float]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class RuleState(_message.Message):
+    __slots__ = ("rule", "since_s", "firing", "last_fired_s", "fired", "n", "mean", "variance", "cusum_up", "cusum_down", "last_index")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_S_FIELD_NUMBER: _ClassVar[int]
+    FIRING_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIRED_S_FIELD_NUMBER: _ClassVar[int]
+    FIRED_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    VARIANCE_FIELD_NUMBER: _ClassVar[int]
+    CUSUM_UP_FIELD_NUMBER: _ClassVar[int]
+    CUSUM_DOWN_FIELD_NUMBER: _ClassVar[int]
+    LAST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    since_s: float
+    firing: bool
+    last_fired_s: float
+    fired: int
+    n: int
+    mean: float
+    variance: float
+    cusum_up: float
+    cusum_down: float
+    last_index: int
+    def __init__(self, rule: _Optional[str] = ..., since_s: _Optional[float] = ..., firing: _Optional[bool] = ..., last_fired_s: _Optional[float] = ..., fired: _Optional[int] = ..., n: _Optional[int] = ..., mean: _Optional[float] = ..., variance: _Optional[float] = ..., cusum_up: _Optional[float] = ..., cusum_down: _Optional[float] = ..., last_index: _Optional[int] = ...) -> None: ...
+
+class PulseState(_message.Message):
+    __slots__ = ("points", "contiguous", "ticks", "next_tick_s", "rules", "outbox", "ended", "started_s", "alerts", "down")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CONTIGUOUS_FIELD_NUMBER: _ClassVar[int]
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TICK_S_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    OUTBOX_FIELD_NUMBER: _ClassVar[int]
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_S_FIELD_NUMBER: _ClassVar[int]
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    DOWN_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[PulsePoint]
+    contiguous: int
+    ticks: _containers.RepeatedCompositeFieldContainer[StreamClock]
+    next_tick_s: float
+    rules: _containers.RepeatedCompositeFieldContainer[RuleState]
+    outbox: _containers.RepeatedCompositeFieldContainer[_results_pb2.JobEvent]
+    ended: bool
+    started_s: float
+    alerts: int
+    down: bool
+    def __init__(self, points: _Optional[_Iterable[_Union[PulsePoint, _Mapping]]] = ..., contiguous: _Optional[int] = ..., ticks: _Optional[_Iterable[_Union[StreamClock, _Mapping]]] = ..., next_tick_s: _Optional[float] = ..., rules: _Optional[_Iterable[_Union[RuleState, _Mapping]]] = ..., outbox: _Optional[_Iterable[_Union[_results_pb2.JobEvent, _Mapping]]] = ..., ended: _Optional[bool] = ..., started_s: _Optional[float] = ..., alerts: _Optional[int] = ..., down: _Optional[bool] = ...) -> None: ...

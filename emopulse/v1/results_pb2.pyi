@@ -31,6 +31,23 @@ class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TEXT: _ClassVar[Modality]
     AUDIO: _ClassVar[Modality]
     VISION: _ClassVar[Modality]
+
+class AlertKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ALERT_KIND_UNSPECIFIED: _ClassVar[AlertKind]
+    NEGATIVE_SPIKE: _ClassVar[AlertKind]
+    SENTIMENT_SHIFT: _ClassVar[AlertKind]
+    EMOTION_SURGE: _ClassVar[AlertKind]
+    ENGAGEMENT_DROP: _ClassVar[AlertKind]
+    STREAM_SILENT: _ClassVar[AlertKind]
+    STREAM_DOWN: _ClassVar[AlertKind]
+
+class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEVERITY_UNSPECIFIED: _ClassVar[Severity]
+    INFO: _ClassVar[Severity]
+    WARNING: _ClassVar[Severity]
+    CRITICAL: _ClassVar[Severity]
 JOB_STATE_UNSPECIFIED: JobState
 QUEUED: JobState
 RUNNING: JobState
@@ -47,6 +64,17 @@ MODALITY_UNSPECIFIED: Modality
 TEXT: Modality
 AUDIO: Modality
 VISION: Modality
+ALERT_KIND_UNSPECIFIED: AlertKind
+NEGATIVE_SPIKE: AlertKind
+SENTIMENT_SHIFT: AlertKind
+EMOTION_SURGE: AlertKind
+ENGAGEMENT_DROP: AlertKind
+STREAM_SILENT: AlertKind
+STREAM_DOWN: AlertKind
+SEVERITY_UNSPECIFIED: Severity
+INFO: Severity
+WARNING: Severity
+CRITICAL: Severity
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id", "stream")
@@ -310,7 +338,7 @@ class StreamStatus(_message.Message):
     def __init__(self, state: _Optional[_Union[StreamState, str]] = ..., detail: _Optional[str] = ..., lag_s: _Optional[float] = ..., media_s: _Optional[float] = ..., gap_from_s: _Optional[float] = ..., gap_to_s: _Optional[float] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence", "partial", "stream_state")
+    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence", "partial", "stream_state", "pulse", "alert")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
@@ -319,6 +347,8 @@ class JobEvent(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     STREAM_STATE_FIELD_NUMBER: _ClassVar[int]
+    PULSE_FIELD_NUMBER: _ClassVar[int]
+    ALERT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     result: UtteranceResult
     progress: Progress
@@ -327,4 +357,88 @@ class JobEvent(_message.Message):
     sequence: int
     partial: Partial
     stream_state: StreamStatus
-    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., stream_state: _Optional[_Union[StreamStatus, _Mapping]] = ...) -> None: ...
+    pulse: Pulse
+    alert: Alert
+    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., stream_state: _Optional[_Union[StreamStatus, _Mapping]] = ..., pulse: _Optional[_Union[Pulse, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ...) -> None: ...
+
+class PulseWindow(_message.Message):
+    __slots__ = ("length_s", "utterances", "sentiment", "negative_share", "emotion", "speaking_ratio", "faces", "face_expression")
+    LENGTH_S_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    SPEAKING_RATIO_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    FACE_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    length_s: float
+    utterances: int
+    sentiment: float
+    negative_share: float
+    emotion: _containers.RepeatedScalarFieldContainer[float]
+    speaking_ratio: float
+    faces: int
+    face_expression: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, length_s: _Optional[float] = ..., utterances: _Optional[int] = ..., sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion: _Optional[_Iterable[float]] = ..., speaking_ratio: _Optional[float] = ..., faces: _Optional[int] = ..., face_expression: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class Pulse(_message.Message):
+    __slots__ = ("media_s", "windows", "utterances")
+    MEDIA_S_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FIELD_NUMBER: _ClassVar[int]
+    media_s: float
+    windows: _containers.RepeatedCompositeFieldContainer[PulseWindow]
+    utterances: int
+    def __init__(self, media_s: _Optional[float] = ..., windows: _Optional[_Iterable[_Union[PulseWindow, _Mapping]]] = ..., utterances: _Optional[int] = ...) -> None: ...
+
+class AlertRule(_message.Message):
+    __slots__ = ("name", "kind", "threshold", "min_count", "window_s", "for_s", "clear", "cooldown_s", "severity", "emotion")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    FOR_S_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_FIELD_NUMBER: _ClassVar[int]
+    COOLDOWN_S_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: AlertKind
+    threshold: float
+    min_count: int
+    window_s: float
+    for_s: float
+    clear: float
+    cooldown_s: float
+    severity: Severity
+    emotion: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., threshold: _Optional[float] = ..., min_count: _Optional[int] = ..., window_s: _Optional[float] = ..., for_s: _Optional[float] = ..., clear: _Optional[float] = ..., cooldown_s: _Optional[float] = ..., severity: _Optional[_Union[Severity, str]] = ..., emotion: _Optional[str] = ...) -> None: ...
+
+class Alert(_message.Message):
+    __slots__ = ("id", "stream_id", "rule", "media_s", "fired_at", "window", "value", "baseline", "utterances", "quotes", "message", "stream_name")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_S_FIELD_NUMBER: _ClassVar[int]
+    FIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FIELD_NUMBER: _ClassVar[int]
+    QUOTES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STREAM_NAME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    stream_id: str
+    rule: AlertRule
+    media_s: float
+    fired_at: float
+    window: PulseWindow
+    value: float
+    baseline: float
+    utterances: _containers.RepeatedScalarFieldContainer[int]
+    quotes: _containers.RepeatedScalarFieldContainer[str]
+    message: str
+    stream_name: str
+    def __init__(self, id: _Optional[str] = ..., stream_id: _Optional[str] = ..., rule: _Optional[_Union[AlertRule, _Mapping]] = ..., media_s: _Optional[float] = ..., fired_at: _Optional[float] = ..., window: _Optional[_Union[PulseWindow, _Mapping]] = ..., value: _Optional[float] = ..., baseline: _Optional[float] = ..., utterances: _Optional[_Iterable[int]] = ..., quotes: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., stream_name: _Optional[str] = ...) -> None: ...

@@ -16,10 +16,11 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from prometheus_client import Counter, Gauge
 
-from emopulse.processing import sources
+from emopulse.processing import pulse, sources
 from emopulse.processing.live import stream_view
 from emopulse.processing.ordering import EventOrder
-from emopulse.runtime import bus
+from emopulse.runtime import bus, webhooks
+from emopulse.runtime.alert_store import DELIVERIES_BUCKET, RULES_BUCKET, load_deliveries, load_rules
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.watchdog import watch_jobs
 from emopulse.runtime.storage import InvalidReference, MediaNotFound, UploadTooLarge
@@ -251,6 +252,65 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     @_api
     async def ListStreams(self, request, context):
         return api_pb2.ListStreamsResponse(streams=[stream_view(j) for j in await self.rt.jobs.all() if j.HasField("stream")])
+
+    # ---- alerts ----------------------------------------------------------------------------------
+    async def _kv(self, name: str):
+        return await bus.bucket(self.rt.js, name, self.rt.settings)
+
+    @staticmethod
+    def _without_secrets(rules: api_pb2.AlertRules) -> api_pb2.AlertRules:
+        for hook in rules.webhooks:
+            hook.secret = ""
+        return rules
+
+    @_api
+    async def SetAlertRules(self, request, context):
+        await self._stream(request.stream_id)
+        rules = api_pb2.AlertRules(stream_id=request.stream_id, rules=request.rules or pulse.default_rules(),
+                                   webhooks=request.webhooks, defaults=not request.rules)
+        if request.rules and request.use_defaults:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "give rules or use_defaults, not both")
+        try:
+            pulse.check_rules(list(rules.rules), self.rt.settings.pulse_windows())
+            for hook in rules.webhooks:
+                webhooks.check_url(hook.url)
+                if not hook.secret:
+                    raise ValueError(f"webhook {hook.url[:100]}: a secret is required (alerts are signed with it)")
+        except ValueError as exc:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        await (await self._kv(RULES_BUCKET)).put(request.stream_id, rules.SerializeToString())
+        return self._without_secrets(rules)
+
+    @_api
+    async def GetAlertRules(self, request, context):
+        await self._stream(request.stream_id)
+        return self._without_secrets(await load_rules(await self._kv(RULES_BUCKET), request.stream_id))
+
+    @_api
+    async def ListWebhookDeliveries(self, request, context):
+        await self._stream(request.stream_id)
+        return await load_deliveries(await self._kv(DELIVERIES_BUCKET), request.stream_id)
+
+    async def SubscribeAlerts(self, request, context) -> AsyncIterator[pb.Alert]:
+        """Alerts as they fire, from now on, across the streams the filter names."""
+        streams, kinds = set(request.stream_ids), set(request.kinds)
+        SUBSCRIPTIONS.inc()
+        sub = await self.rt.js.subscribe("alerts.>", ordered_consumer=True,
+                                         config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW))
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=END_CHECK_S)
+                except (NatsTimeout, NatsError):
+                    continue
+                alert = pb.JobEvent.FromString(msg.data).alert
+                if ((not streams or alert.stream_id in streams) and (not kinds or alert.rule.kind in kinds)
+                        and alert.rule.severity >= request.min_severity):
+                    yield alert
+        finally:
+            SUBSCRIPTIONS.dec()
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def Subscribe(self, request, context) -> AsyncIterator[pb.JobEvent]:
         job = await self.rt.jobs.get(request.job_id)

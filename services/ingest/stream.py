@@ -88,6 +88,7 @@ class LiveStream:
         self.heard: list[tuple[float, float]] = []   # (media time, wall time it arrived), recent
         self.finals: asyncio.Queue = asyncio.Queue()
         self.waiting: list[float] = []               # when each queued final's speech ended (wall time)
+        self.waiting_from: list[float] = []          # where each queued final's speech starts (media time)
         self.finals_busy = False
         self.first_partial_of = -1                   # index whose first partial was timed
         self.stop_requested = asyncio.Event()       # StopStream or a cancelled job
@@ -310,6 +311,7 @@ class LiveStream:
     def _queue_final(self, end: live.SpeechEnded) -> None:
         heard_at = self._wall_of(end.end_s)
         self.waiting.append(heard_at)
+        self.waiting_from.append(end.start_s)
         self.finals.put_nowait((end, self.buffer.span(end.start_s, end.end_s), heard_at))
 
     async def _finals(self) -> None:
@@ -330,6 +332,7 @@ class LiveStream:
             finally:
                 self.finals_busy = False
                 self.waiting.remove(heard_at)
+                self.waiting_from.remove(end.start_s)
 
     async def _whisper(self, audio: np.ndarray, final: bool) -> dict | None:
         """Whisper on Triton. A final waits out an outage (it is never dropped); a partial is skipped."""
@@ -400,6 +403,14 @@ class LiveStream:
         """How far analysis is behind the source: the oldest speech still waiting for Whisper."""
         return max(0.0, time.time() - min(self.waiting)) if self.waiting else 0.0
 
+    def _clock(self) -> ev.StreamClock:
+        """How far the stream is settled: every utterance that ends before this media time has been
+        published (speech still heard or waiting for Whisper starts after it)."""
+        pending = [*self.waiting_from, *([self.endpointer.start_s] if self.endpointer.start_s is not None else [])]
+        settled = min([self.buffer.end_s, *pending]) if self.got_media else self.media_s
+        return ev.StreamClock(stream_id=self.id, media_s=settled, cut_index=self.next_index,
+                              down=self.state == pb.STREAM_RECONNECTING)
+
     def _lease(self, expires_at: float) -> ev.StreamLease:
         return ev.StreamLease(owner=self.owner, expires_at=expires_at, renewed_at=time.time(),
                               media_s=self.media_s, next_index=self.next_index, language=self.language,
@@ -411,6 +422,9 @@ class LiveStream:
         while True:
             try:
                 await self._write_lease(self._lease(time.time() + self.s.lease_ttl_s))
+                clock = self._clock()  # the pulse's clock: it decides pulses and alerts in media time
+                await self.rt.publish(bus.clock_subject(self.id), clock,
+                                      f"clock:{self.id}:{clock.media_s:.3f}:{clock.cut_index}:{clock.down:d}")
                 lag = self._lag()
                 LAG.labels(self.id).set(lag)
                 if (lag > self.s.lag_warning_s) != self.lagging:

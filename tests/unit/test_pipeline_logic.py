@@ -89,7 +89,7 @@ def test_stack_worker_counts():
         with pytest.raises(ValueError):
             parse_workers(bad)
     names = process_names({"vision": 3})
-    assert names == ["gateway", "transcriber", "ingest", "audiotext", "vision", "vision-2", "vision-3", "fusion"]
+    assert names == ["gateway", "transcriber", "ingest", "audiotext", "vision", "vision-2", "vision-3", "fusion", "pulse"]
     ports = Ports.pick(workers={"vision": 2})
     assert set(ports.metrics) == set(process_names({"vision": 2})) and "gateway" not in ports.services
-    assert len({ports.gateway, *ports.services.values(), *ports.metrics.values()}) == 1 + 6 + 7
+    assert len({ports.gateway, *ports.services.values(), *ports.metrics.values()}) == 1 + 7 + 8

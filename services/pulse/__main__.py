@@ -1,0 +1,4 @@
+from emopulse.runtime.service import main
+from services.pulse.service import build
+
+main("pulse", build)
