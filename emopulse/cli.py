@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import grpc
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 
 from emopulse.client import Client
 from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from emopulse.v1 import api_pb2
 from emopulse.v1 import results_pb2 as pb
 
 CLI_RECONNECT_S = 10.0  # how long a command waits for a restarting gateway before saying it is unreachable
@@ -138,6 +139,8 @@ def follow(client: Client, job_id: str, as_json: bool, report: str | None = None
                   flush=True)
         elif kind == "partial":
             line.partial(event.partial, lag_s)
+        elif kind == "pulse":
+            pass  # a terminal shows utterances; the pulse is in --json, Prometheus and the report
         else:
             line.clear()
             if kind == "stream_state":
@@ -146,6 +149,8 @@ def follow(client: Client, job_id: str, as_json: bool, report: str | None = None
                 print(format_state(event.stream_state), file=sys.stderr, flush=True)
             elif kind == "result":
                 print(format_result(event.result), flush=True)
+            elif kind == "alert":
+                print(format_alert(event.alert), file=sys.stderr, flush=True)
             elif kind == "summary":
                 print(format_summary(event.summary))
             elif kind == "ended":
@@ -282,6 +287,60 @@ def cmd_stop(args) -> int:
     return with_client(args, stop)
 
 
+def format_alert(alert: pb.Alert) -> str:
+    severity = pb.Severity.Name(alert.rule.severity)
+    quote = f'  "{alert.quotes[-1]}"' if alert.quotes else ""
+    return f"ALERT {severity} {alert.rule.name} at {alert.media_s:.0f} s: {alert.message}{quote}"
+
+
+def rules_from(path: str) -> list[pb.AlertRule]:
+    """Rules from a JSON file: a list of AlertRule objects (the form `emopulse alerts ID --json` prints)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        return [ParseDict(rule, pb.AlertRule()) for rule in (data.get("rules", []) if isinstance(data, dict) else data)]
+    except (OSError, ValueError, ParseError) as exc:
+        raise UserError(f"{path}: not a list of alert rules: {exc}") from None
+
+
+def cmd_alerts(args) -> int:
+    def alerts(client):
+        if args.watch:
+            for alert in client.subscribe_alerts(stream_ids=args.stream_id):
+                print(json.dumps(MessageToDict(alert)) if args.json else format_alert(alert), flush=True)
+            return 0
+        if len(args.stream_id) != 1:
+            raise UserError("give one stream id (several only with --watch)")
+        stream_id = args.stream_id[0]
+        if args.log:
+            for d in client.webhook_deliveries(stream_id):
+                outcome = "delivered" if d.delivered else f"failed: {d.error}"
+                print(json.dumps(MessageToDict(d)) if args.json else
+                      f"{d.alert_id}  attempt {d.attempt}  {d.url}  HTTP {d.status or '-'}  {outcome}")
+            return 0
+        if args.rules or args.webhook or args.defaults:
+            hooks = [api_pb2.Webhook(url=url, secret=args.secret or "") for url in args.webhook]
+            current = client.get_alert_rules(stream_id)
+            rules = rules_from(args.rules) if args.rules else ([] if args.defaults else list(current.rules))
+            if not args.webhook and not args.defaults and current.webhooks:
+                raise UserError("the stream has webhooks: give them again with --webhook URL --secret S "
+                                "(secrets are never read back)")
+            shown = client.set_alert_rules(stream_id, rules, hooks, use_defaults=not rules)
+        else:
+            shown = client.get_alert_rules(stream_id)
+        if args.json:
+            print(json.dumps(MessageToDict(shown), indent=2))
+        else:
+            print(f"stream {stream_id}: {'default rules' if shown.defaults else 'its own rules'}")
+            for r in shown.rules:
+                print(f"  {r.name:18s} {pb.AlertKind.Name(r.kind):16s} threshold {r.threshold:g}  window {r.window_s:g} s  "
+                      f"for {r.for_s:g} s  clear {r.clear:g}  min {r.min_count}  cooldown {r.cooldown_s:g} s  "
+                      f"{pb.Severity.Name(r.severity)}{'  ' + r.emotion if r.emotion else ''}")
+            for h in shown.webhooks:
+                print(f"  webhook {h.url}")
+        return 0
+    return with_client(args, alerts)
+
+
 def cmd_cancel(args) -> int:
     def cancel(client):
         job = client.cancel(args.job_id)
@@ -331,9 +390,19 @@ def parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="end a live stream")
     stop.add_argument("stream_id")
     stop.set_defaults(run=cmd_stop)
+    alerts = sub.add_parser("alerts", help="show or set a live stream's alert rules and webhooks, or watch alerts")
+    alerts.add_argument("stream_id", nargs="*", help="the stream (with --watch: any number, none = all)")
+    alerts.add_argument("--rules", metavar="RULES.json", help="replace the rules with these (a JSON list of rules)")
+    alerts.add_argument("--defaults", action="store_true", help="go back to the default rules")
+    alerts.add_argument("--webhook", action="append", default=[], metavar="URL", help="POST each alert here (repeatable)")
+    alerts.add_argument("--secret", help="the webhooks' signing secret (HMAC-SHA256)")
+    alerts.add_argument("--log", action="store_true", help="the webhook delivery log")
+    alerts.add_argument("--watch", action="store_true", help="print alerts as they fire, across streams")
+    alerts.add_argument("--json", action="store_true", help="JSON output")
+    alerts.set_defaults(run=cmd_alerts)
     from emopulse.training.cli import add_commands
     add_commands(sub)
-    for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop):
+    for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop, alerts):
         command.add_argument("--gateway", help="HOST:PORT of a running gateway")
     for command in (analyze, watch, live):
         command.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -263,6 +263,27 @@ class Client:
     def list_streams(self) -> list[pb.Stream]:
         return list(self.stub.ListStreams(api_pb2.ListStreamsRequest(), timeout=self.timeout).streams)
 
+    # ---- alerts --------------------------------------------------------------------------------
+    def set_alert_rules(self, stream_id: str, rules: list[pb.AlertRule] = (), webhooks: list[api_pb2.Webhook] = (),
+                        use_defaults: bool = False) -> api_pb2.AlertRules:
+        """Replace a stream's alert rules and webhooks (no rules: the defaults, with these webhooks)."""
+        request = api_pb2.SetAlertRulesRequest(stream_id=stream_id, rules=rules, webhooks=webhooks,
+                                               use_defaults=use_defaults)
+        return self._retrying(lambda: self.stub.SetAlertRules(request, timeout=self.timeout))
+
+    def get_alert_rules(self, stream_id: str) -> api_pb2.AlertRules:
+        return self.stub.GetAlertRules(api_pb2.GetAlertRulesRequest(stream_id=stream_id), timeout=self.timeout)
+
+    def webhook_deliveries(self, stream_id: str) -> list[api_pb2.WebhookDelivery]:
+        request = api_pb2.ListWebhookDeliveriesRequest(stream_id=stream_id)
+        return list(self.stub.ListWebhookDeliveries(request, timeout=self.timeout).deliveries)
+
+    def subscribe_alerts(self, stream_ids: list[str] = (), kinds: list[int] = (), min_severity: int = 0,
+                         timeout: float | None = None) -> Iterator[pb.Alert]:
+        """Alerts as they fire from now on, across streams (empty filters match everything)."""
+        request = api_pb2.SubscribeAlertsRequest(stream_ids=stream_ids, kinds=kinds, min_severity=min_severity)
+        yield from self.stub.SubscribeAlerts(request, timeout=timeout)
+
 
 class AsyncClient:
     def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S):

@@ -26,6 +26,7 @@ from emopulse.v1 import results_pb2 as pb
 
 STATE_BUCKET = "pulse"
 KNOWN_JOBS = 10_000    # job ids remembered as stream or not
+STALE_GAUGE_S = 600    # a stream whose pulses another replica publishes leaves this replica's gauges
 
 SENTIMENT = Gauge("emopulse_pulse_sentiment", "Speakers' sentiment P(pos)-P(neg) over the window", ["stream", "window"])
 NEGATIVE = Gauge("emopulse_pulse_negative_share", "Share of the window's speaking time that was negative", ["stream", "window"])
@@ -47,6 +48,7 @@ class PulseService:
         self.kv = self.rules = self.deliveries = None
         self.is_stream: dict[str, tuple[bool, str]] = {}
         self.session: aiohttp.ClientSession | None = None
+        self.shown: dict[str, float] = {}  # streams in this replica's gauges, and when last set
 
     async def run(self, stopping: asyncio.Event) -> None:
         js, s = self.rt.js, self.rt.settings
@@ -141,6 +143,10 @@ class PulseService:
             ALERTS.labels(pb.AlertKind.Name(rule.kind), pb.Severity.Name(rule.severity)).inc()
             self.rt.log.info("alert %s: %s", rule.name, event.alert.message, extra={"job_id": stream_id})
             return
+        now = time.time()
+        self.shown[stream_id] = now
+        for stale in [s for s, at in self.shown.items() if now - at > STALE_GAUGE_S]:
+            self._forget(stale)
         MEDIA.labels(stream_id).set(event.pulse.media_s)
         for w in event.pulse.windows:
             label = f"{w.length_s:g}s"
@@ -149,6 +155,7 @@ class PulseService:
 
     def _forget(self, stream_id: str) -> None:
         """An ended stream leaves the gauges, so their labels stay bounded by the live streams."""
+        self.shown.pop(stream_id, None)
         for gauge in WINDOW_GAUGES:
             for w in self.windows:
                 try:
