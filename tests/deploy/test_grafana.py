@@ -21,8 +21,13 @@ EXTERNAL = {"up", "nv_inference_count", "nv_inference_exec_count", "nv_inference
 INGEST = {"emopulse_ingest_streams", "emopulse_ingest_stream_up", "emopulse_ingest_stream_lag_seconds",
           "emopulse_ingest_reconnects_total", "emopulse_ingest_takeovers_total", "emopulse_ingest_partials_dropped_total",
           "emopulse_ingest_final_latency_seconds", "emopulse_ingest_partial_latency_seconds"}
+# The live pulse's metrics (services/pulse): the "Live pulse" row must show each.
+PULSE = {"emopulse_pulse_sentiment", "emopulse_pulse_negative_share", "emopulse_pulse_speaking_ratio",
+         "emopulse_pulse_faces", "emopulse_pulse_media_seconds", "emopulse_alerts_total",
+         "emopulse_webhook_deliveries_total"}
 PROMQL_WORDS = {"sum", "by", "rate", "histogram_quantile", "avg", "le", "and", "or", "absent", "delta",
-                "without", "on", "max", "min", "count", "clamp_min", "deriv", "increase", "bool"}
+                "without", "on", "ignoring", "group_left", "group_right", "max", "min", "count", "clamp_min",
+                "deriv", "increase", "changes", "bool"}
 
 
 def exprs_of_dashboard() -> list[str]:
@@ -33,14 +38,14 @@ def exprs_of_dashboard() -> list[str]:
 def metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\{[^}]*\}", "", expr)              # label matchers
     expr = re.sub(r"\[[^\]]*\]", "", expr)             # ranges
-    expr = re.sub(r"\bby \([^)]*\)", "", expr)         # grouping labels
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right) ?\([^)]*\)", "", expr)   # grouping / matching labels
     words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
     return {w for w in words if w not in PROMQL_WORDS and not re.fullmatch(r"e\d+", w)}
 
 
 def our_metrics() -> set[str]:
     """Names (with _bucket/_count/_sum/_total series) every service module registers."""
-    for service in SERVICES:
+    for service in dict.fromkeys((*SERVICES, "pulse")):     # the pulse: its row and rules read its metrics
         importlib.import_module(f"services.{service}.service")
     names = set()
     for collector in list(REGISTRY._collector_to_names):
@@ -101,3 +106,43 @@ def test_live_stream_panels():
 
 def test_ingest_exports_its_listed_metrics():
     assert INGEST <= our_metrics()
+
+
+def row_panels(panels: list[dict], title: str) -> tuple[int, list[dict]]:
+    """The index of the row titled so, and the panels under it (up to the next row)."""
+    start = next(i for i, p in enumerate(panels) if p["type"] == "row" and p["title"] == title)
+    row = panels[start + 1:]
+    return start, row[:next((i for i, p in enumerate(row) if p["type"] == "row"), len(row))]
+
+
+def test_live_pulse_panels():
+    """The "Live pulse" row: every pulse gauge per stream, the alert and webhook counters; the gauges
+    read the window the `window` variable picks, from the replica with the stream's latest pulse."""
+    doc = json.loads(DASHBOARD.read_text())
+    panels = doc["panels"]
+    start, row = row_panels(panels, "Live pulse")
+    exprs = [t["expr"] for p in row for t in p["targets"]]
+    assert set().union(*(metric_names(e) for e in exprs)) == PULSE
+    gauges = PULSE - {"emopulse_pulse_media_seconds", "emopulse_alerts_total", "emopulse_webhook_deliveries_total"}
+    for gauge in gauges:
+        (expr,) = [e for e in exprs if gauge in e]
+        assert expr.startswith("max by (stream) (") and f'{gauge}{{window="$window"}}' in expr, expr
+        assert "group_left max by (stream) (emopulse_pulse_media_seconds)" in expr, expr   # the latest replica
+    legends = {t["legendFormat"] for p in row for t in p["targets"] if metric_names(t["expr"]) & gauges}
+    assert legends == {"{{stream}}"}
+    assert any("by (kind, severity)" in e and "emopulse_alerts_total" in e for e in exprs)
+    assert any("by (outcome)" in e and "emopulse_webhook_deliveries_total" in e for e in exprs)
+    window = next(v for v in doc["templating"]["list"] if v["name"] == "window")
+    assert "emopulse_pulse_sentiment, window" in window["definition"] and window["current"]["value"] == "60s"
+    # the row comes after every other panel, and its panels under it
+    above = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels[:start])
+    assert panels[start]["gridPos"]["y"] == above and all(p["gridPos"]["y"] > above for p in row)
+    assert "pulse" in next(t["expr"] for p in panels if p["title"] == "Targets up" for t in p["targets"])
+
+
+def test_pulse_exports_its_listed_metrics():
+    """What the row and the alert rules read is what services/pulse registers, and the pulse's
+    window label is what its gauges get for the default windows ("10s", "60s", "300s")."""
+    assert PULSE <= our_metrics()
+    from emopulse.runtime.settings import Settings
+    assert [f"{w:g}s" for w in Settings().pulse_windows()] == ["10s", "60s", "300s"]

@@ -2,6 +2,8 @@
 and check what the chart promises (settings, probes, hardening, GPU, NATS cluster, required values)."""
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import math
 import re
@@ -15,10 +17,13 @@ from emopulse.stack import SERVICES
 from tests.deploy.conftest import CHART, CI_VALUES, REPO, helm_template, render
 
 VALUES = ["default", *[p.name for p in CI_VALUES]]
-CHART_SERVICES = SERVICES  # every component the chart runs from components.yaml
+# Every component the chart runs from components.yaml: the embedded stack's services, the pulse among them.
+CHART_SERVICES = tuple(dict.fromkeys((*SERVICES, "pulse")))
 # The live-stream settings (values.yaml `settings`), read by every service.
 LIVE_SETTINGS = ("ENDPOINT_MS", "PARTIAL_EVERY_S", "SOURCE_TIMEOUT_S", "RECONNECT_BUDGET_S", "RECONNECT_MAX_DELAY_S",
                  "LEASE_TTL_S", "LAG_WARNING_S", "STREAMS_PER_INGEST", "STREAM_RETENTION_S")
+# The pulse's settings (values.yaml `settings`: the gateway checks alert rules against the windows too).
+PULSE_SETTINGS = ("PULSE_WINDOWS_S", "PULSE_EVERY_S", "WEBHOOK_TIMEOUT_S", "WEBHOOK_ATTEMPTS")
 WORKLOADS = ("Deployment", "StatefulSet")
 # Validated against the oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest
 # schema kubernetes-validate ships.
@@ -40,6 +45,15 @@ def pod_spec(doc: dict) -> dict:
 
 def env_of(container: dict) -> dict[str, dict]:
     return {e["name"]: e for e in container.get("env", [])}
+
+
+def service_models(name: str) -> tuple[str, ...]:
+    """The Triton models a service says it needs (its service class's `models`)."""
+    module = importlib.import_module(f"services.{name}.service")
+    found = {cls.models for cls in vars(module).values()
+             if isinstance(cls, type) and cls.__module__ == module.__name__ and "models" in vars(cls)}
+    assert len(found) == 1, (name, found)
+    return found.pop()
 
 
 def model_env_names() -> set[str]:
@@ -107,7 +121,7 @@ def test_env_is_exactly_real_settings(rendered, values):
         ours = {k for k in env if k.startswith("EMOPULSE_")}
         assert ours <= settings, f"{name}: not settings: {sorted(ours - settings)}"
         assert NEEDED <= ours, f"{name}: missing {sorted(NEEDED - ours)}"
-        assert ("EMOPULSE_TRITON_URL" in ours) == (name != "gateway")
+        assert ("EMOPULSE_TRITON_URL" in ours) == bool(service_models(name)), name       # model users only
         if env["EMOPULSE_STORAGE"]["value"] == "s3":
             assert {"EMOPULSE_S3_BUCKET", "EMOPULSE_S3_REGION"} <= ours
         values_of = {k: v.get("value") for k, v in env.items()}
@@ -256,12 +270,13 @@ def test_nats_single_and_clustered(rendered):
 def test_autoscaling_on_cpu_and_consumer_lag(rendered):
     docs = rendered("ha-values.yaml")
     hpas = {h["metadata"]["name"]: h for h in docs.of("HorizontalPodAutoscaler")}
-    assert set(hpas) == {f"t-emopulse-{s}" for s in ("transcriber", "audiotext", "vision", "fusion")}
+    assert set(hpas) == {f"t-emopulse-{s}" for s in ("transcriber", "audiotext", "vision", "fusion", "pulse")}
     transcriber = hpas["t-emopulse-transcriber"]["spec"]["metrics"]
     assert [m["type"] for m in transcriber] == ["External"]
     assert transcriber[0]["external"]["metric"]["selector"]["matchLabels"] == {"consumer_name": "transcriber"}
     assert [m["type"] for m in hpas["t-emopulse-vision"]["spec"]["metrics"]] == ["Resource", "External"]
     assert [m["type"] for m in hpas["t-emopulse-fusion"]["spec"]["metrics"]] == ["Resource"]
+    assert [m["type"] for m in hpas["t-emopulse-pulse"]["spec"]["metrics"]] == ["Resource", "External"]
     assert not rendered().of("HorizontalPodAutoscaler")
 
 
@@ -280,6 +295,17 @@ def test_monitoring_and_network_policy_toggles(rendered):
         assert "metrics" in {p["name"] for p in svc["spec"]["ports"]}, svc["metadata"]["name"]
     policies = {p["metadata"]["name"]: p for p in ha.of("NetworkPolicy")}
     assert set(policies) == {f"t-emopulse-{s}" for s in (*CHART_SERVICES, "triton", "nats")}
+    # the monitors scrape every component's metrics port, the pulse's too
+    pods = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["metadata"]["labels"]
+            for d in ha.of("Deployment")}
+    services = {s["metadata"]["labels"]["app.kubernetes.io/component"]: s for s in ha.of("Service")}
+    service_monitor, pod_monitor = ha.named("ServiceMonitor", "t-emopulse")["spec"], ha.named("PodMonitor", "t-emopulse")["spec"]
+    for name in CHART_SERVICES:
+        assert service_monitor["selector"]["matchLabels"].items() <= services[name]["metadata"]["labels"].items(), name
+        assert pod_monitor["selector"]["matchLabels"].items() <= pods[name].items(), name
+        assert "metrics" in {p["name"] for p in pod_spec(deployment_of(ha, name))["containers"][0]["ports"]}, name
+        metrics_rule = policies[f"t-emopulse-{name}"]["spec"]["ingress"][1]
+        assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}], name
     gateway_grpc = policies["t-emopulse-gateway"]["spec"]["ingress"][0]
     assert gateway_grpc["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress"}
     assert ann is not None
@@ -305,6 +331,9 @@ def test_monitoring_and_network_policy_toggles(rendered):
     (["--set", "components.web.replicas=1"], "components"),
     (["--set", "components.ingest.sourceEgress=everywhere"], "sourceEgress"),
     (["--set", "components.default.sourceEgress[0].ports[0].port=554"], "sourceEgress"),   # per component only
+    (["--set", "components.pulse.webhookEgress=everywhere"], "webhookEgress"),
+    (["--set", "components.default.webhookEgress[0].ports[0].port=443"], "webhookEgress"),  # per component only
+    (["--set", "components.pulse.usesStorage=no"], "usesStorage"),
 ])
 def test_wrong_values_fail_with_a_clear_message(helm, args, message):
     proc = helm_template(helm, *args)
@@ -348,12 +377,47 @@ def test_chart_setting_defaults_are_the_services_defaults():
     assert chart == {k: float(getattr(defaults, k.lower())) for k in chart}
     from emopulse.runtime import bus
     assert re.search(r'define "emopulse.jetstreamStreams" -}}(\d+)', HELPERS)[1] == str(len(bus.STREAMS) + 1)
-    # KV buckets: the jobs bucket plus each one the services open with bus.bucket (fusion, transcripts,
-    # streams); a name from bus (bus.X) is one bucket wherever it is opened, a module's own name is its own
-    opened = {(arg if arg.startswith("bus.") else f"{path.parent.name}.{arg}")
-              for path in (REPO / "services").glob("*/*.py")
-              for arg in re.findall(r"bus\.bucket\([^,]+,\s*([\w.]+)", path.read_text())}
-    assert re.search(r'define "emopulse.jetstreamBuckets" -}}(\d+)', HELPERS)[1] == str(len(opened) + 1), sorted(opened)
+    buckets = opened_buckets()
+    assert {"jobs", "fusion", "transcripts", "streams", "pulse"} <= buckets
+    assert re.search(r'define "emopulse.jetstreamBuckets" -}}(\d+)', HELPERS)[1] == str(len(buckets)), sorted(buckets)
+
+
+def opened_buckets() -> set[str]:
+    """The KV buckets the services open, by name: the jobs bucket (bus.ensure_streams) and each
+    `bus.bucket(js, NAME, ...)` in services/, NAME evaluated in its module (a module constant, an
+    imported one or bus.X), so a bucket opened by two services counts once. A function that passes
+    one of its parameters as NAME (the gateway's `_kv(name)`) counts what its callers pass."""
+    from emopulse.runtime import bus
+    names = {bus.JOBS_BUCKET}
+
+    def is_bucket_call(node) -> bool:
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "bucket"
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "bus")
+
+    for path in sorted((REPO / "services").glob("*/*.py")):
+        if path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        module = vars(importlib.import_module(f"services.{path.parent.name}.{path.stem}"))
+        helpers: dict[str, int] = {}         # function -> position (after self) of its name parameter
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            params = [a.arg for a in fn.args.args]
+            params = params[1:] if params[:1] in (["self"], ["cls"]) else params
+            for call in filter(is_bucket_call, ast.walk(fn)):
+                arg = call.args[1]
+                if isinstance(arg, ast.Name) and arg.id in params:
+                    helpers[fn.name] = params.index(arg.id)
+                else:
+                    names.add(eval(compile(ast.Expression(arg), str(path), "eval"), module))
+        for call in ast.walk(tree):
+            if isinstance(call, ast.Call):
+                callee = getattr(call.func, "attr", getattr(call.func, "id", None))
+                if callee in helpers:
+                    names.add(eval(compile(ast.Expression(call.args[helpers[callee]]), str(path), "eval"), module))
+    assert all(isinstance(n, str) and n for n in names), names
+    return names
 
 
 def test_termination_grace_follows_the_shutdown_settings(helm, rendered):
@@ -399,10 +463,12 @@ def test_s3_cache_limit_and_scratch_follow_tmp_size(helm, rendered):
 
 def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     s = Settings()
-    need = 6 * s.stream_max_bytes + 4 * s.kv_max_bytes       # the PUSH stream and the streams bucket: live streams
-    assert need == 16 * GiB
+    from emopulse.runtime import bus
+    streams, buckets = len(bus.STREAMS) + 1, len(opened_buckets())     # + ADVISORIES; every bucket the services open
+    need = streams * s.stream_max_bytes + buckets * s.kv_max_bytes
+    assert (streams, buckets) == (7, 7) and need == 21 * GiB     # PUSH, PULSE, streams, pulse, alert_rules, webhooks: live
     conf = rendered().named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
-    assert "max_file_store: 20Gi" in conf and 20 * GiB > need
+    assert "max_file_store: 24Gi" in conf and 24 * GiB > need
     for replicas in ("1", "3"):
         ok = helm_template(helm, "--set", f"nats.bundled.replicas={replicas}", "--set-string", f"nats.bundled.jetstream.maxFileStore={need}")
         assert ok.returncode == 0, ok.stderr
@@ -411,10 +477,10 @@ def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     # one replica of each stream on a 3-server cluster: a third each
     spread = ["--set", "nats.bundled.replicas=3", "--set", "nats.streamReplicas=1"]
     assert helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={-(-need // 3)}").returncode == 0
-    assert "5.33 GiB per server" in helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={need // 3 - 1}").stderr
-    # lower limits fit a smaller store
-    smaller = helm_template(helm, "--set-string", f"settings.STREAM_MAX_BYTES={GiB}", "--set", "nats.bundled.jetstream.maxFileStore=10GB",
-                            "--set", "nats.bundled.persistence.size=10Gi")
+    assert "7 GiB per server" in helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={need // 3 - 1}").stderr
+    # lower limits fit a smaller store: 7 x 1 GiB + 7 x 1 GiB
+    smaller = helm_template(helm, "--set-string", f"settings.STREAM_MAX_BYTES={GiB}", "--set", "nats.bundled.jetstream.maxFileStore=14GB",
+                            "--set", "nats.bundled.persistence.size=14Gi")
     assert smaller.returncode == 0, smaller.stderr
     # an external NATS is not sized by this chart
     assert helm_template(helm, "--set", "nats.url=nats://n:4222", "--set", "nats.bundled.jetstream.maxFileStore=1Gi").returncode == 0
@@ -437,13 +503,20 @@ def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     (["--set-string", "components.transcriber.settings.S3_CACHE_LIMIT_BYTES=7516192768"],
      "components.transcriber.tmpSize (8Gi) must hold S3_CACHE_LIMIT_BYTES (7 GiB"),
     (["--set", "components.vision.tmpSize=lots"], "tmpSize"),
-    (["--set", "nats.bundled.jetstream.maxFileStore=15Gi"], "nats.bundled.jetstream.maxFileStore (15Gi) is below the 16 GiB per server"),
-    (["--set", "nats.bundled.persistence.size=19Gi"], "nats.bundled.persistence.size (19Gi) is smaller than nats.bundled.jetstream.maxFileStore (20Gi)"),
+    (["--set", "nats.bundled.jetstream.maxFileStore=20Gi"], "nats.bundled.jetstream.maxFileStore (20Gi) is below the 21 GiB per server"),
+    (["--set", "nats.bundled.persistence.size=23Gi"], "nats.bundled.persistence.size (23Gi) is smaller than nats.bundled.jetstream.maxFileStore (24Gi)"),
     (["--set", "nats.streamReplicas=3"], "nats.streamReplicas (3) is more than nats.bundled.replicas (1)"),
     (["--set-string", "settings.STREAM_MAX_AGE_S=86400"],
      "STREAM_RETENTION_S (604800) must not exceed STREAM_MAX_AGE_S (86400)"),
     (["--set-string", "components.ingest.settings.STREAM_RETENTION_S=700000"],
      "components.ingest: STREAM_RETENTION_S (700000) must not exceed STREAM_MAX_AGE_S (604800)"),
+    (["--set-string", "settings.PULSE_WINDOWS_S=10\\,a minute"],
+     'components.gateway: PULSE_WINDOWS_S="10,a minute" is not seconds, comma-separated'),
+    (["--set-string", "components.pulse.settings.PULSE_WINDOWS_S=0\\,60"],
+     'components.pulse: PULSE_WINDOWS_S="0,60": every window must be above 0 s'),
+    (["--set-string", "settings.PULSE_WINDOWS_S=\\,"], 'PULSE_WINDOWS_S="," needs at least one window above 0 s'),
+    (["--set-string", "components.pulse.settings.PULSE_WINDOWS_S=10\\,60"],
+     'components.pulse: PULSE_WINDOWS_S ("10,60") differs from the gateway\'s ("10,60,300")'),
 ])
 def test_inconsistent_bounds_fail_with_a_clear_message(helm, args, message):
     proc = helm_template(helm, *args)
@@ -508,6 +581,7 @@ def test_ingest_network_policy_allows_its_egress(helm, rendered):
     policies = {p["metadata"]["name"]: p["spec"] for p in docs.of("NetworkPolicy")}
     ingest = policies.pop("t-emopulse-ingest")
     assert ingest["policyTypes"] == ["Ingress", "Egress"]
+    assert policies.pop("t-emopulse-pulse")["policyTypes"] == ["Ingress", "Egress"]      # webhooks: below
     for name, spec in policies.items():
         assert spec["policyTypes"] == ["Ingress"] and "egress" not in spec, name     # egress left open
     dns, nats, triton, s3, *sources = ingest["egress"]
@@ -536,3 +610,107 @@ def test_ingest_network_policy_allows_its_egress(helm, rendered):
     # sourceEgress removed: egress is not limited at all
     open_ = render(helm, "--set", "networkPolicy.enabled=true", "--set", "components.ingest.sourceEgress=null")
     assert open_.named("NetworkPolicy", "t-emopulse-ingest")["spec"]["policyTypes"] == ["Ingress"]
+
+
+# Live pulse and alerts: the pulse component ----------------------------------------------------
+
+def test_pulse_is_a_worker_with_two_replicas(rendered):
+    """The pulse is one more component of the range: a Deployment of 2 (its state is in NATS KV,
+    changed by compare-and-set, so replicas are safe), the services image, NATS but no Triton,
+    probes, metrics, PDB and shutdown grace like the other workers."""
+    docs = rendered()
+    pulse = deployment_of(docs, "pulse")
+    assert pulse["spec"]["replicas"] == 2
+    pod = pod_spec(pulse)
+    main = pod["containers"][0]
+    assert main["args"] == ["services.pulse"] and main["image"] == pod_spec(deployment_of(docs, "fusion"))["containers"][0]["image"]
+    env = emopulse_env(docs, "pulse")
+    assert env["EMOPULSE_NATS_URL"] == "nats://t-emopulse-nats:4222" and "EMOPULSE_TRITON_URL" not in env
+    assert service_models("pulse") == ()
+    assert main["readinessProbe"]["grpc"] == {"port": 50051, "service": ""}
+    assert "tcpSocket" in main["livenessProbe"] and "tcpSocket" in main["startupProbe"]
+    assert {p["name"]: p["containerPort"] for p in main["ports"]} == {"grpc": 50051, "metrics": 9090}
+    assert env["EMOPULSE_GRPC_PORT"] == "50051" and env["EMOPULSE_METRICS_PORT"] == "9090"
+    assert pod["terminationGracePeriodSeconds"] == 20
+    assert pulse["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9090"
+    assert {p["name"] for p in docs.named("Service", "t-emopulse-pulse")["spec"]["ports"]} == {"grpc", "metrics"}
+    assert docs.named("PodDisruptionBudget", "t-emopulse-pulse")["spec"]["maxUnavailable"] == 1
+    assert main["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
+    # ha-values: an HPA on CPU and on its results consumer's lag
+    ha = rendered("ha-values.yaml")
+    hpa = ha.named("HorizontalPodAutoscaler", "t-emopulse-pulse")["spec"]
+    assert "replicas" not in deployment_of(ha, "pulse")["spec"]
+    lag = next(m["external"] for m in hpa["metrics"] if m["type"] == "External")
+    assert lag["metric"]["selector"]["matchLabels"] == {"consumer_name": "pulse"}
+
+
+def test_pulse_settings_are_the_services_defaults(helm, rendered):
+    """The pulse's settings are real settings, in values with the services' defaults, and reach the
+    pulse and the gateway (which checks alert rules against PULSE_WINDOWS_S) alike."""
+    defaults = Settings()
+    assert {"EMOPULSE_" + n for n in PULSE_SETTINGS} <= set(Settings.env_names())
+    docs = rendered()
+    for name in ("pulse", "gateway"):
+        env = emopulse_env(docs, name)
+        assert env["EMOPULSE_PULSE_WINDOWS_S"] == defaults.pulse_windows_s == "10,60,300"
+        for setting in PULSE_SETTINGS[1:]:
+            assert float(env[f"EMOPULSE_{setting}"]) == float(getattr(defaults, setting.lower())), (name, setting)
+        assert Settings.from_env(env).pulse_windows() == [10, 60, 300]
+    # the helper's default when unset is the services' default
+    assert f'{{- $v := "{defaults.pulse_windows_s}" -}}' in HELPERS
+    tuned = render(helm, "--set-string", "components.pulse.settings.WEBHOOK_ATTEMPTS=3",
+                   "--set-string", "settings.PULSE_WINDOWS_S=30\\,60", "--set-string", "settings.PULSE_EVERY_S=2")
+    assert emopulse_env(tuned, "pulse")["EMOPULSE_WEBHOOK_ATTEMPTS"] == "3"
+    assert emopulse_env(tuned, "gateway")["EMOPULSE_WEBHOOK_ATTEMPTS"] == "6"
+    assert {emopulse_env(tuned, n)["EMOPULSE_PULSE_WINDOWS_S"] for n in ("pulse", "gateway")} == {"30,60"}
+    assert emopulse_env(tuned, "pulse")["EMOPULSE_PULSE_EVERY_S"] == "2"
+    # the same windows written differently are the same windows; without a gateway nothing to agree with
+    assert helm_template(helm, "--set-string", "components.pulse.settings.PULSE_WINDOWS_S=300\\,60\\,10.0").returncode == 0
+    alone = helm_template(helm, "--set", "components.gateway.enabled=false", "--set-string", "components.pulse.settings.PULSE_WINDOWS_S=30")
+    assert alone.returncode == 0, alone.stderr
+
+
+def test_pulse_network_policy_allows_webhooks(helm, rendered):
+    """With NetworkPolicies the pulse limits egress: DNS, the bundled NATS pods and webhookEgress
+    (default: HTTP and HTTPS anywhere); no Triton and no S3, which it does not use; narrowed in
+    ha-values; webhookEgress removed leaves its egress open."""
+    docs = render(helm, "--set", "networkPolicy.enabled=true")
+    pulse = docs.named("NetworkPolicy", "t-emopulse-pulse")["spec"]
+    assert pulse["policyTypes"] == ["Ingress", "Egress"]
+    assert pulse["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "pulse"
+    dns, nats, *hooks = pulse["egress"]
+    assert egress_ports(dns) == {(53, "UDP"), (53, "TCP")} and "to" not in dns
+    assert nats["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "nats"
+    assert egress_ports(nats) == {(4222, "TCP")}
+    assert hooks == [{"ports": [{"port": 80, "protocol": "TCP"}, {"port": 443, "protocol": "TCP"}]}]   # to anywhere
+    assert [r["ports"][0]["port"] for r in pulse["ingress"]] == ["grpc", "metrics"]
+    assert pulse["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "emopulse",
+                                                                            "app.kubernetes.io/instance": "t"}
+    # ha-values: S3 on its own port for the ingest, not for the pulse; webhooks narrowed
+    ha = rendered("ha-values.yaml")
+    rules = ha.named("NetworkPolicy", "t-emopulse-pulse")["spec"]["egress"]
+    assert (9000, "TCP") not in set().union(*(egress_ports(r) for r in rules))
+    assert (9000, "TCP") in set().union(*(egress_ports(r) for r in ha.named("NetworkPolicy", "t-emopulse-ingest")["spec"]["egress"]))
+    assert {} not in rules and all("ports" in r for r in rules)
+    public, internal = rules[-2:]
+    assert public["to"][0]["ipBlock"] == {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}
+    assert egress_ports(public) == {(443, "TCP")} and egress_ports(internal) == {(8443, "TCP")}
+    # external NATS: its ports to any address; no Triton rule even with an external Triton
+    ext = render(helm, "-f", str(CHART / "ci" / "external-values.yaml"), "--set", "networkPolicy.enabled=true",
+                 "--set", "nats.url=nats://n1:4222\\,nats://n2:4333").named("NetworkPolicy", "t-emopulse-pulse")["spec"]
+    assert [egress_ports(r) for r in ext["egress"]] == [{(53, "UDP"), (53, "TCP")}, {(4222, "TCP"), (4333, "TCP")},
+                                                        {(80, "TCP"), (443, "TCP")}]
+    # no webhooks at all: DNS and NATS only; webhookEgress removed: egress not limited
+    closed = render(helm, "--set", "networkPolicy.enabled=true", "--set-json", "components.pulse.webhookEgress=[]")
+    assert len(closed.named("NetworkPolicy", "t-emopulse-pulse")["spec"]["egress"]) == 2
+    open_ = render(helm, "--set", "networkPolicy.enabled=true", "--set", "components.pulse.webhookEgress=null")
+    assert open_.named("NetworkPolicy", "t-emopulse-pulse")["spec"]["policyTypes"] == ["Ingress"]
+    # a component that uses storage and limits egress keeps its S3 rule
+    stored = render(helm, "--set", "networkPolicy.enabled=true", "--set", "components.pulse.usesStorage=true")
+    assert {(443, "TCP")} in [egress_ports(r) for r in stored.named("NetworkPolicy", "t-emopulse-pulse")["spec"]["egress"]]
+
+
+def test_pulse_can_be_disabled(helm):
+    docs = render(helm, "--set", "components.pulse.enabled=false", "--set", "networkPolicy.enabled=true")
+    assert not [d for d in docs if d["metadata"]["name"] == "t-emopulse-pulse"]
+    assert deployment_of(docs, "gateway")

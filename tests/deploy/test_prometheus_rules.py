@@ -27,7 +27,7 @@ def run(*argv) -> subprocess.CompletedProcess:
 def test_rules_are_valid(promtool):
     proc = run(promtool, "check", "rules", str(RULES / "alerts.yaml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 13 rules found" in proc.stdout
+    assert "SUCCESS: 17 rules found" in proc.stdout
 
 
 def test_rule_unit_tests_pass(promtool):
@@ -72,3 +72,22 @@ def test_stream_alerts_cover_the_ingest_target():
     """The ingest is a component like the others for the availability alerts."""
     text = (RULES / "alerts.yaml").read_text()
     assert "fusion|ingest|triton" in text and 'absent(up{component="ingest"})' in text
+
+
+def test_pulse_alerts_read_a_window_the_chart_computes():
+    """The pulse rules read the 60 s window of the pulse gauges, which the chart's PULSE_WINDOWS_S
+    (and the services' default) includes; the pulse is a component like the others for the
+    availability alerts."""
+    import yaml
+    from emopulse.runtime.settings import Settings
+    rules = yaml.safe_load((RULES / "alerts.yaml").read_text())
+    pulse = {r["alert"]: r["expr"] for g in rules["groups"] if g["name"] == "emopulse.pulse" for r in g["rules"]}
+    assert set(pulse) == {"EmoPulseStreamNegative", "EmoPulseStreamSentimentLow", "EmoPulseStreamSilent",
+                          "EmoPulseWebhookDeliveriesFailing"}
+    windows = {w for name, expr in pulse.items() for w in re.findall(r'window="([^"]+)"', expr)}
+    assert windows == {"60s"}
+    values = yaml.safe_load((REPO / "deploy" / "helm" / "emopulse" / "values.yaml").read_text())
+    chart = Settings(pulse_windows_s=values["settings"]["PULSE_WINDOWS_S"]).pulse_windows()
+    assert 60 in chart and 60 in Settings().pulse_windows()
+    text = (RULES / "alerts.yaml").read_text()
+    assert "|triton|pulse\"} == 0" in text and 'absent(up{component="pulse"})' in text

@@ -97,8 +97,22 @@ def clips(media_dir):
             (steady, make_scripted_clip(steady, POSITIVE + POSITIVE[:4], gap_s=1.5, lead_s=1.0, tail_s=3.0)))
 
 
-def test_a_clip_that_turns_negative_fires_one_shift_and_one_spike_and_a_steady_one_none(client, clips):
+def restart_pulse_at(stack, after_s: float, down_s: float = 4.0) -> threading.Thread:
+    """SIGKILL the pulse service mid-stream and start it again: it must rebuild from JetStream."""
+    def run():
+        time.sleep(after_s)
+        stack.kill("pulse")
+        time.sleep(down_s)
+        stack.start_component("pulse")
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_clip_that_turns_negative_fires_one_shift_and_one_spike_and_a_steady_one_none(client, stack, clips):
+    """...with the pulse service killed (SIGKILL) just before the turn and started again."""
     (turning, spoken), (steady, _) = clips
+    restart = restart_pulse_at(stack, after_s=spoken[len(POSITIVE)].start_s - 4)
     good, flaky = Receiver(), Receiver(fail_first=2)
     hooks = [api_pb2.Webhook(url=good.url, secret=SECRET), api_pb2.Webhook(url=flaky.url, secret=SECRET)]
     out = {}
@@ -106,12 +120,13 @@ def test_a_clip_that_turns_negative_fires_one_shift_and_one_spike_and_a_steady_o
     steady_run.start()
     stream_id, events = push_and_watch(client, turning, "turning", hooks)
     steady_run.join(240)
+    restart.join(30)
 
-    # Pulses every 5 s of media, with the three windows, in order.
+    # Pulses every 5 s of media, with the three windows: none lost or doubled by the restart.
     pulses = of(events, "pulse")
     assert len(pulses) >= 8
     assert [len(p.windows) for p in pulses] == [3] * len(pulses)
-    assert [p.media_s for p in pulses] == sorted(p.media_s for p in pulses)
+    assert [p.media_s for p in pulses] == [pulses[0].media_s + 5 * i for i in range(len(pulses))]
     assert pulses[2].windows[0].sentiment > 0.3 and pulses[-1].windows[0].sentiment < -0.3
 
     turn = spoken[len(POSITIVE)].start_s  # the first negative sentence

@@ -127,11 +127,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (toString (index . 1)) $port -}}
 {{- end -}}
 
-{{/* Egress rules of a component whose NetworkPolicy limits egress (one with `sourceEgress`: the
-     ingest): DNS; NATS (the bundled pods, else any address on the ports of nats.url); Triton
-     when it uses it (the bundled pods, else any address on the port of triton.externalUrl); S3
-     with storage.type=s3 (any address on the endpoint's port, 443 for AWS); then its
-     sourceEgress. (list $ component) */}}
+{{/* Whether a component's NetworkPolicy limits its egress: it has `sourceEgress` (the ingest) or
+     `webhookEgress` (the pulse), even an empty list. (component) -> "true" or "" */}}
+{{- define "emopulse.limitsEgress" -}}
+{{- if or (hasKey . "sourceEgress") (hasKey . "webhookEgress") -}}true{{- end -}}
+{{- end -}}
+
+{{/* Egress rules of a component whose NetworkPolicy limits egress (emopulse.limitsEgress): DNS;
+     NATS (the bundled pods, else any address on the ports of nats.url); Triton when it uses it
+     (the bundled pods, else any address on the port of triton.externalUrl); S3 with
+     storage.type=s3 when it uses storage (any address on the endpoint's port, 443 for AWS); then
+     its sourceEgress and webhookEgress. (list $ component) */}}
 {{- define "emopulse.egressRules" -}}
 {{- $ := index . 0 -}}{{- $c := index . 1 -}}
 - ports:
@@ -167,11 +173,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     - {port: {{ include "emopulse.addressPort" (list (include "emopulse.tritonUrl" $) 8001) }}, protocol: TCP}
 {{- end }}
 {{- end }}
-{{- if eq $.Values.storage.type "s3" }}
+{{- if and (eq $.Values.storage.type "s3") $c.usesStorage }}
 - ports:
     - {port: {{ include "emopulse.addressPort" (list $.Values.storage.s3.endpoint (ternary 80 443 (hasPrefix "http://" $.Values.storage.s3.endpoint))) }}, protocol: TCP}
 {{- end }}
 {{- with $c.sourceEgress }}
+{{ toYaml . }}
+{{- end }}
+{{- with $c.webhookEgress }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
@@ -251,10 +260,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* What the services create on JetStream (emopulse/runtime/bus.py): JOBS, UTTERANCES, FEATURES,
-     RESULTS, PUSH and ADVISORIES streams of STREAM_MAX_BYTES each; jobs, fusion, transcripts and
-     streams (the ingest's leases) KV buckets of KV_MAX_BYTES each. */}}
-{{- define "emopulse.jetstreamStreams" -}}6{{- end -}}
-{{- define "emopulse.jetstreamBuckets" -}}4{{- end -}}
+     RESULTS, PUSH, PULSE and ADVISORIES streams of STREAM_MAX_BYTES each; jobs, fusion,
+     transcripts, streams (the ingest's leases), pulse (the pulse's state), alert_rules and
+     webhooks (the delivery log) KV buckets of KV_MAX_BYTES each. */}}
+{{- define "emopulse.jetstreamStreams" -}}7{{- end -}}
+{{- define "emopulse.jetstreamBuckets" -}}7{{- end -}}
 
 {{/* A component's settings from values: components.<name>.settings over settings. (list $ component) -> JSON */}}
 {{- define "emopulse.valueSettings" -}}
@@ -381,8 +391,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* What EmoPulse's streams and buckets reserve on JetStream, one copy: 6 x STREAM_MAX_BYTES +
-     4 x KV_MAX_BYTES (the largest any enabled component sets: each one creates them). */}}
+{{/* What EmoPulse's streams and buckets reserve on JetStream, one copy: 7 x STREAM_MAX_BYTES +
+     7 x KV_MAX_BYTES (the largest any enabled component sets: each one creates them). */}}
 {{- define "emopulse.jetstreamBytes" -}}
 {{- $ := . -}}
 {{- $stream := include "emopulse.settingNumber" (list ($.Values.settings | default dict) "STREAM_MAX_BYTES" "bytes" "settings") | float64 -}}
@@ -396,6 +406,55 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 {{- dict "stream" $stream "kv" $kv "total" (addf (mulf (include "emopulse.jetstreamStreams" $ | float64) $stream) (mulf (include "emopulse.jetstreamBuckets" $ | float64) $kv)) | toJson -}}
+{{- end -}}
+
+{{/* PULSE_WINDOWS_S of a settings map as its set of windows (each "%g" of the seconds, sorted
+     as text), after checking it as the services do at start: seconds, comma-separated, at least
+     one, every one above 0. Unset: the services' default "10,60,300". (list settings where) -> JSON */}}
+{{- define "emopulse.pulseWindows" -}}
+{{- $s := index . 0 -}}{{- $where := index . 1 -}}
+{{- $v := "10,60,300" -}}
+{{- if hasKey $s "PULSE_WINDOWS_S" -}}{{- $v = toString (get $s "PULSE_WINDOWS_S") -}}{{- end -}}
+{{- $windows := list -}}
+{{- range $w := splitList "," $v -}}
+{{- $w = trim $w -}}
+{{- if $w -}}
+{{- if not (regexMatch "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$" $w) -}}
+{{- fail (printf "%s: PULSE_WINDOWS_S=%q is not seconds, comma-separated, or the service refuses to start" $where $v) -}}
+{{- end -}}
+{{- if le (float64 $w) 0.0 -}}
+{{- fail (printf "%s: PULSE_WINDOWS_S=%q: every window must be above 0 s, or the service refuses to start" $where $v) -}}
+{{- end -}}
+{{- $windows = append $windows (printf "%g" (float64 $w)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $windows -}}
+{{- fail (printf "%s: PULSE_WINDOWS_S=%q needs at least one window above 0 s, or the service refuses to start" $where $v) -}}
+{{- end -}}
+{{- $windows | uniq | sortAlpha | toJson -}}
+{{- end -}}
+
+{{/* The pulse computes its figures over PULSE_WINDOWS_S and the gateway refuses alert rules whose
+     window is not one of them (SetAlertRules): both must have the same windows. Checked when
+     either is enabled. */}}
+{{- define "emopulse.checkPulseWindows" -}}
+{{- $ := . -}}
+{{- $found := dict -}}{{- $raw := dict -}}
+{{- range $name := list "gateway" "pulse" -}}
+{{- if hasKey $.Values.components $name -}}
+{{- $c := include "emopulse.component" (list $ $name) | fromJson -}}
+{{- if $c.enabled -}}
+{{- $s := include "emopulse.valueSettings" (list $ $c) | fromJson -}}
+{{- $_ := set $found $name (include "emopulse.pulseWindows" (list $s (printf "components.%s" $name)) | fromJsonArray) -}}
+{{- $_ := set $raw $name (toString (get $s "PULSE_WINDOWS_S" | default "10,60,300")) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (hasKey $found "gateway") (hasKey $found "pulse") -}}
+{{- if ne (toJson $found.gateway) (toJson $found.pulse) -}}
+{{- fail (printf "components.pulse: PULSE_WINDOWS_S (%q) differs from the gateway's (%q): the gateway checks alert rules against the windows the pulse computes; set it under `settings` for both" $raw.pulse $raw.gateway) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "emopulse.podSecurityContext" -}}
