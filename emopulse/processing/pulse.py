@@ -252,6 +252,7 @@ def add_result(state: ev.PulseState, result: pb.UtteranceResult) -> bool:
 def add_clock(state: ev.PulseState, clock: ev.StreamClock, every_s: float) -> bool:
     """Note the pulse times this clock reaches (each once)."""
     changed = clock.down != state.down
+    went_down = clock.down and not state.down
     state.down = clock.down
     if state.next_tick_s == 0:  # the stream's first clock
         state.started_s = clock.media_s
@@ -262,6 +263,9 @@ def add_clock(state: ev.PulseState, clock: ev.StreamClock, every_s: float) -> bo
                         down=clock.down)
         state.next_tick_s += every_s
         changed = True
+    if went_down and not (state.ticks and state.ticks[-1].media_s >= clock.media_s):
+        # Media stops while the source is away: the rules are read at once, not at the next tick.
+        state.ticks.add(stream_id=clock.stream_id, media_s=clock.media_s, cut_index=clock.cut_index, down=True)
     return changed
 
 

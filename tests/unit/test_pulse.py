@@ -17,10 +17,10 @@ def result(i, start, end, sentiment, emotion=None, text=""):
 
 
 def run(results, clocks, rules=None, every=5.0):
-    """Feed results and clocks in the given interleaving; returns the state and its outbox events."""
+    """Feed results and clocks in media order; returns the state and every event it decided."""
     state, out = ev.PulseState(), []
     rules = rules or pulse.default_rules()
-    for item in results + clocks if isinstance(results, list) and clocks is None else _merge(results, clocks):
+    for item in _merge(results, clocks):
         if isinstance(item, pb.UtteranceResult):
             pulse.add_result(state, item)
         else:
@@ -135,11 +135,16 @@ def test_silence_and_the_source_going_away():
     results = [result(0, 0.5, 3, POS)]
     rules = [r for r in pulse.default_rules() if r.kind in (pb.STREAM_SILENT, pb.STREAM_DOWN)]
     clocks = clocks_for(results, 45)
-    clocks[10].down = True
     _, events = run(results, clocks, rules=rules)
-    silent, down = alerts(events, pb.STREAM_SILENT), alerts(events, pb.STREAM_DOWN)
-    assert len(silent) == 1 and silent[0].media_s >= 33
-    assert len(down) == 1 and down[0].rule.severity == pb.CRITICAL
+    (silent,) = alerts(events, pb.STREAM_SILENT)
+    assert silent.media_s >= 33 and alerts(events, pb.STREAM_DOWN) == []
+    # The source goes away at 12 s: media time stands still while it reconnects, then goes on.
+    away = [ev.StreamClock(stream_id="s", media_s=12.0, cut_index=1, down=True) for _ in range(5)]
+    later = [ev.StreamClock(stream_id="s", media_s=c.media_s + 12.0, cut_index=1) for c in clocks_for([], 20)]
+    state, events = run(results, clocks_for(results, 12) + away + later, rules=rules)
+    (down,) = alerts(events, pb.STREAM_DOWN)
+    assert down.media_s == 12.0 and down.rule.severity == pb.CRITICAL
+    assert not pulse.rule_state(state, rules[1]).firing  # cleared once media came again
 
 
 def test_engagement_drop_against_the_streams_own_speaking_time():
