@@ -139,8 +139,8 @@ def follow(client: Client, job_id: str, as_json: bool, report: str | None = None
                   flush=True)
         elif kind == "partial":
             line.partial(event.partial, lag_s)
-        elif kind == "pulse":
-            pass  # a terminal shows utterances; the pulse is in --json, Prometheus and the report
+        elif kind in ("pulse", "audience"):
+            pass  # a terminal shows utterances; these are in --json, Prometheus and the pulse
         else:
             line.clear()
             if kind == "stream_state":
@@ -341,6 +341,23 @@ def cmd_alerts(args) -> int:
     return with_client(args, alerts)
 
 
+def cmd_audience(args) -> int:
+    """Audience messages from stdin, one JSON object a line: {"id", "text", "author", "time_s"}."""
+    def lines():
+        for n, line in enumerate(sys.stdin, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise UserError(f"line {n} of the input is not JSON") from None
+
+    def post(client):
+        done = client.post_audience(args.stream_id, lines())
+        print(f"{done.accepted} messages accepted, {done.duplicates} already there")
+        return 0
+    return with_client(args, post)
+
+
 def cmd_cancel(args) -> int:
     def cancel(client):
         job = client.cancel(args.job_id)
@@ -400,9 +417,12 @@ def parser() -> argparse.ArgumentParser:
     alerts.add_argument("--watch", action="store_true", help="print alerts as they fire, across streams")
     alerts.add_argument("--json", action="store_true", help="JSON output")
     alerts.set_defaults(run=cmd_alerts)
+    audience = sub.add_parser("audience", help="post audience messages (JSON lines on stdin) beside a live stream")
+    audience.add_argument("stream_id")
+    audience.set_defaults(run=cmd_audience)
     from emopulse.training.cli import add_commands
     add_commands(sub)
-    for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop, alerts):
+    for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop, alerts, audience):
         command.add_argument("--gateway", help="HOST:PORT of a running gateway")
     for command in (analyze, watch, live):
         command.add_argument("--json", action="store_true", help="one JSON object per line")

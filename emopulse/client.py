@@ -120,6 +120,17 @@ def file_chunks(path: str | Path, loop: bool = False, picture_every_s: float = 0
             yield media.to_pcm16(item.samples)
 
 
+def audience_messages(stream_id: str, messages) -> Iterator[pb.AudienceMessage]:
+    for m in messages:
+        if isinstance(m, pb.AudienceMessage):
+            yield pb.AudienceMessage(stream_id=stream_id, message_id=m.message_id, author=m.author, text=m.text,
+                                     time_s=m.time_s)
+        else:
+            yield pb.AudienceMessage(stream_id=stream_id, message_id=str(m.get("message_id", m.get("id", ""))),
+                                     author=str(m.get("author", "")), text=str(m.get("text", "")),
+                                     time_s=float(m.get("time_s", m.get("time", 0)) or 0))
+
+
 def _chunks(data: bytes | Path | str, filename: str | None, language: str, request_id: str,
             progress=None) -> Iterator[api_pb2.UploadChunk]:
     if isinstance(data, (str, Path)):
@@ -277,6 +288,11 @@ class Client:
     def webhook_deliveries(self, stream_id: str) -> list[api_pb2.WebhookDelivery]:
         request = api_pb2.ListWebhookDeliveriesRequest(stream_id=stream_id)
         return list(self.stub.ListWebhookDeliveries(request, timeout=self.timeout).deliveries)
+
+    def post_audience(self, stream_id: str, messages) -> api_pb2.PostAudienceResponse:
+        """Post audience messages (chat, comments) beside a live stream: each a pb.AudienceMessage or a
+        dict with message_id (or id), text, and optionally author and time_s (media seconds; 0 = now)."""
+        return self.stub.PostAudience(audience_messages(stream_id, messages), timeout=self.timeout)
 
     def subscribe_alerts(self, stream_ids: list[str] = (), kinds: list[int] = (), min_severity: int = 0,
                          timeout: float | None = None) -> Iterator[pb.Alert]:

@@ -84,9 +84,11 @@ def score(p: ev.PulsePoint) -> float:
     return float(p.sentiment[POSITIVE] - p.sentiment[NEGATIVE]) if len(p.sentiment) == len(SENTIMENTS) else 0.0
 
 
-def window(points, end_s: float, length_s: float, started_s: float = 0.0) -> tuple[pb.PulseWindow, list]:
+def window(points, end_s: float, length_s: float, started_s: float = 0.0,
+           audience=()) -> tuple[pb.PulseWindow, list]:
     """One window's figures and the points inside it (weighted by the part of each span inside)."""
     start_s = end_s - length_s
+    heard = [m for m in audience if start_s < m.time_s <= end_s]
     inside, weights = [], []
     for p in points:
         overlap = min(p.end_s, end_s) - max(p.start_s, start_s)
@@ -94,7 +96,11 @@ def window(points, end_s: float, length_s: float, started_s: float = 0.0) -> tup
             inside.append(p)
             weights.append(overlap)
     span = max(1e-6, min(length_s, end_s - started_s))
-    out = pb.PulseWindow(length_s=length_s, utterances=len(inside))
+    out = pb.PulseWindow(length_s=length_s, utterances=len(inside), audience_messages=len(heard),
+                         audience_per_minute=len(heard) / span * 60)
+    scored = [float(m.sentiment[POSITIVE] - m.sentiment[NEGATIVE]) for m in heard if len(m.sentiment) == len(SENTIMENTS)]
+    if scored:
+        out.audience_sentiment = float(np.mean(scored))
     if inside:
         w = np.asarray(weights) / sum(weights)
         out.sentiment = float(sum(wi * score(p) for wi, p in zip(w, inside)))
@@ -249,6 +255,30 @@ def add_result(state: ev.PulseState, result: pb.UtteranceResult) -> bool:
     return True
 
 
+def audience_problem(message: pb.AudienceMessage, max_chars: int) -> str:
+    """What is wrong with a posted audience message, in words ("" when nothing)."""
+    mid = message.message_id
+    if not mid or len(mid) > 128 or not all(c.isascii() and (c.isalnum() or c in "-_=") for c in mid):
+        return f"message_id {mid[:64]!r} must be 1 to 128 letters, digits, -, _ or ="
+    if not message.text.strip():
+        return f"message {mid} has no text"
+    if len(message.text) > max_chars:
+        return f"message {mid} is {len(message.text)} characters long, at most {max_chars} (AUDIENCE_MAX_CHARS)"
+    if len(message.author) > 200:
+        return f"message {mid}: author is longer than 200 characters"
+    if not 0 <= message.time_s < 1e9:
+        return f"message {mid}: time_s must be the stream's media time in seconds (0 = now)"
+    return ""
+
+
+def add_audience(state: ev.PulseState, message: pb.AudienceMessage) -> bool:
+    """Keep one scored audience message (once). It counts in the pulses decided after it came."""
+    if any(m.message_id == message.message_id for m in state.audience):
+        return False
+    state.audience.append(message)
+    return True
+
+
 def add_clock(state: ev.PulseState, clock: ev.StreamClock, every_s: float) -> bool:
     """Note the pulse times this clock reaches (each once)."""
     changed = clock.down != state.down
@@ -279,7 +309,7 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
         t = tick.media_s
         known = [p for p in state.points if p.index < tick.cut_index or final]
         new = [p for p in known if p.end_s <= t]
-        windows = {w: window(known, t, w, state.started_s) for w in windows_s}
+        windows = {w: window(known, t, w, state.started_s, state.audience) for w in windows_s}
         state.outbox.add(job_id=stream_id, pulse=pb.Pulse(media_s=t, windows=[windows[w][0] for w in windows_s],
                                                            utterances=len({p.index for p in known})))
         down = state.down
@@ -307,4 +337,8 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
     if len(keep) < len(state.points):
         del state.points[:]
         state.points.extend(keep)
+    recent = [m for m in state.audience if m.time_s >= horizon]
+    if len(recent) < len(state.audience):
+        del state.audience[:]
+        state.audience.extend(recent)
     return decided

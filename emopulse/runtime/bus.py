@@ -10,6 +10,7 @@ Subjects say what happened:
   clock.<stream>               StreamClock       ingest -> pulse (how far the stream is settled)
   pulse.<stream>               JobEvent(pulse)   pulse -> anyone (also on results.<stream>)
   alerts.<stream>              JobEvent(alert)   pulse -> webhooks, SubscribeAlerts (also on results.<stream>)
+  audience.<stream>.<msg id>   AudienceMessage   gateway PostAudience -> audiotext (scored onto results.<stream>)
 A live stream is a job whose utterances come from ingest instead of the transcriber; its lease (who
 holds it, how far it got) is a record in the KV bucket "streams".
 Every publish carries a Nats-Msg-Id derived from (job, utterance, modality), so JetStream drops a
@@ -29,7 +30,7 @@ from typing import Awaitable, Callable
 import nats
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.aio.msg import Msg
 
@@ -49,9 +50,13 @@ STREAMS = {
     "PUSH": ["push.>"],
     "PULSE": ["clock.>", "pulse.>", "alerts.>"],
 }
+# Audience messages, one subject each (audience.<stream>.<message id>) holding one message: a
+# message posted again is refused by the server itself, however long after.
+AUDIENCE = "AUDIENCE"
 # JetStream's own note that a message ran out of deliveries (say its worker died on the last one):
 # kept in a stream so the failure is recorded even when no worker was listening at that moment.
 ADVISORIES = "ADVISORIES"
+ALL_STREAMS = [*STREAMS, ADVISORIES, AUDIENCE]  # what ensure_streams creates (the chart sizes NATS for them)
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 JOBS_BUCKET = "jobs"
 STREAMS_BUCKET = "streams"
@@ -91,6 +96,10 @@ def alerts_subject(stream_id: str) -> str:
     return f"alerts.{stream_id}"
 
 
+def audience_subject(stream_id: str, message_id: str = "") -> str:
+    return f"audience.{stream_id}.{message_id}" if message_id else f"audience.{stream_id}.>"
+
+
 async def connect(url: str, name: str) -> nats.NATS:
     return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                               connect_timeout=5)
@@ -103,6 +112,8 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     configs = [StreamConfig(name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_S, **limits)
                for name, subjects in STREAMS.items()]
     configs.append(StreamConfig(name=ADVISORIES, subjects=[MAX_DELIVERIES_ADVISORY + ".>"], **limits))
+    configs.append(StreamConfig(name=AUDIENCE, subjects=["audience.>"], max_msgs_per_subject=1,
+                                discard=DiscardPolicy.NEW, discard_new_per_subject=True, **limits))
     for config in configs:
         try:
             await js.add_stream(config)

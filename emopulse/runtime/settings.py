@@ -74,6 +74,8 @@ class Settings:
     pulse_every_s: float = 5.0              # a pulse every this many media seconds
     webhook_timeout_s: float = 5.0          # one webhook POST's time limit
     webhook_attempts: int = 6               # attempts per webhook and alert (backoff 1, 2, 4 .. 60 s), then given up
+    audience_max_messages: int = 100_000    # audience messages one stream keeps; more get RESOURCE_EXHAUSTED
+    audience_max_chars: int = 2000          # longest audience message text
     log_level: str = "INFO"
 
     @classmethod

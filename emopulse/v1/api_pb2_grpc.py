@@ -110,6 +110,11 @@ class EmoPulseStub:
                 request_serializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesRequest.SerializeToString,
                 response_deserializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.PostAudience = channel.stream_unary(
+                '/emopulse.v1.EmoPulse/PostAudience',
+                request_serializer=emopulse_dot_v1_dot_results__pb2.AudienceMessage.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.PostAudienceResponse.FromString,
+                _registered_method=True)
 
 
 class EmoPulseServicer:
@@ -218,6 +223,13 @@ class EmoPulseServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PostAudience(self, request_iterator, context):
+        """Audience messages beside live streams (chat, comments), any number per call, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmoPulseServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -295,6 +307,11 @@ def add_EmoPulseServicer_to_server(servicer, server):
                     servicer.ListWebhookDeliveries,
                     request_deserializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesRequest.FromString,
                     response_serializer=emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'PostAudience': grpc.stream_unary_rpc_method_handler(
+                    servicer.PostAudience,
+                    request_deserializer=emopulse_dot_v1_dot_results__pb2.AudienceMessage.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.PostAudienceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -702,6 +719,33 @@ class EmoPulse:
             '/emopulse.v1.EmoPulse/ListWebhookDeliveries',
             emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesRequest.SerializeToString,
             emopulse_dot_v1_dot_api__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostAudience(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/emopulse.v1.EmoPulse/PostAudience',
+            emopulse_dot_v1_dot_results__pb2.AudienceMessage.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.PostAudienceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -338,7 +338,7 @@ class StreamStatus(_message.Message):
     def __init__(self, state: _Optional[_Union[StreamState, str]] = ..., detail: _Optional[str] = ..., lag_s: _Optional[float] = ..., media_s: _Optional[float] = ..., gap_from_s: _Optional[float] = ..., gap_to_s: _Optional[float] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence", "partial", "stream_state", "pulse", "alert")
+    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence", "partial", "stream_state", "pulse", "alert", "audience")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
@@ -349,6 +349,7 @@ class JobEvent(_message.Message):
     STREAM_STATE_FIELD_NUMBER: _ClassVar[int]
     PULSE_FIELD_NUMBER: _ClassVar[int]
     ALERT_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     result: UtteranceResult
     progress: Progress
@@ -359,10 +360,11 @@ class JobEvent(_message.Message):
     stream_state: StreamStatus
     pulse: Pulse
     alert: Alert
-    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., stream_state: _Optional[_Union[StreamStatus, _Mapping]] = ..., pulse: _Optional[_Union[Pulse, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ...) -> None: ...
+    audience: AudienceMessage
+    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., stream_state: _Optional[_Union[StreamStatus, _Mapping]] = ..., pulse: _Optional[_Union[Pulse, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ..., audience: _Optional[_Union[AudienceMessage, _Mapping]] = ...) -> None: ...
 
 class PulseWindow(_message.Message):
-    __slots__ = ("length_s", "utterances", "sentiment", "negative_share", "emotion", "speaking_ratio", "faces", "face_expression")
+    __slots__ = ("length_s", "utterances", "sentiment", "negative_share", "emotion", "speaking_ratio", "faces", "face_expression", "audience_messages", "audience_per_minute", "audience_sentiment")
     LENGTH_S_FIELD_NUMBER: _ClassVar[int]
     UTTERANCES_FIELD_NUMBER: _ClassVar[int]
     SENTIMENT_FIELD_NUMBER: _ClassVar[int]
@@ -371,6 +373,9 @@ class PulseWindow(_message.Message):
     SPEAKING_RATIO_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     FACE_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
     length_s: float
     utterances: int
     sentiment: float
@@ -379,7 +384,10 @@ class PulseWindow(_message.Message):
     speaking_ratio: float
     faces: int
     face_expression: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, length_s: _Optional[float] = ..., utterances: _Optional[int] = ..., sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion: _Optional[_Iterable[float]] = ..., speaking_ratio: _Optional[float] = ..., faces: _Optional[int] = ..., face_expression: _Optional[_Iterable[float]] = ...) -> None: ...
+    audience_messages: int
+    audience_per_minute: float
+    audience_sentiment: float
+    def __init__(self, length_s: _Optional[float] = ..., utterances: _Optional[int] = ..., sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion: _Optional[_Iterable[float]] = ..., speaking_ratio: _Optional[float] = ..., faces: _Optional[int] = ..., face_expression: _Optional[_Iterable[float]] = ..., audience_messages: _Optional[int] = ..., audience_per_minute: _Optional[float] = ..., audience_sentiment: _Optional[float] = ...) -> None: ...
 
 class Pulse(_message.Message):
     __slots__ = ("media_s", "windows", "utterances")
@@ -442,3 +450,23 @@ class Alert(_message.Message):
     message: str
     stream_name: str
     def __init__(self, id: _Optional[str] = ..., stream_id: _Optional[str] = ..., rule: _Optional[_Union[AlertRule, _Mapping]] = ..., media_s: _Optional[float] = ..., fired_at: _Optional[float] = ..., window: _Optional[_Union[PulseWindow, _Mapping]] = ..., value: _Optional[float] = ..., baseline: _Optional[float] = ..., utterances: _Optional[_Iterable[int]] = ..., quotes: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., stream_name: _Optional[str] = ...) -> None: ...
+
+class AudienceMessage(_message.Message):
+    __slots__ = ("stream_id", "message_id", "author", "text", "time_s", "emotion", "sentiment", "classifier")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    message_id: str
+    author: str
+    text: str
+    time_s: float
+    emotion: _containers.RepeatedScalarFieldContainer[float]
+    sentiment: _containers.RepeatedScalarFieldContainer[float]
+    classifier: str
+    def __init__(self, stream_id: _Optional[str] = ..., message_id: _Optional[str] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., time_s: _Optional[float] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., classifier: _Optional[str] = ...) -> None: ...

@@ -1,5 +1,7 @@
 """Audio-text worker: per utterance, the text model (embedding, emotion and sentiment, with the previous
-utterances as context) and the audio embedding, each published as its own feature."""
+utterances as context) and the audio embedding, each published as its own feature. It also scores
+live streams' audience messages with the same text model (Triton batches them with the rest) and
+puts them on the stream's results."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +10,7 @@ import time
 import numpy as np
 
 from emopulse.processing import media
-from emopulse.runtime import metrics
+from emopulse.runtime import bus, metrics
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.triton import strings
 from emopulse.runtime.worker import FeatureWorker
@@ -23,6 +25,29 @@ class AudioText(FeatureWorker):
     name = "audiotext"
     modalities = (pb.TEXT, pb.AUDIO)
     models = (TEXT_MODEL, AUDIO_MODEL)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        audience = self.rt.consumer(bus.AUDIENCE, "audience.>", "audiotext-audience", self.score_audience,
+                                    self.give_up_audience)
+        await asyncio.gather(super().run(stopping), audience.run(stopping))
+
+    async def score_audience(self, data: bytes) -> None:
+        message = pb.AudienceMessage.FromString(data)
+        out, version = await self.rt.triton.infer(TEXT_MODEL, {"TEXT": strings([message.text])},
+                                                  ["EMOTION", "SENTIMENT", "CLASSIFIER"])
+        message.emotion.extend(out["EMOTION"][0].tolist())
+        message.sentiment.extend(out["SENTIMENT"][0].tolist())
+        message.classifier = f"{out['CLASSIFIER'][0][0].decode()} ({version})"
+        await self._publish_audience(message)
+
+    async def give_up_audience(self, data: bytes, error: BaseException) -> None:
+        message = pb.AudienceMessage.FromString(data)
+        message.classifier = f"not scored: {error}"  # still counted (rate), not in the audience's sentiment
+        await self._publish_audience(message)
+
+    async def _publish_audience(self, message: pb.AudienceMessage) -> None:
+        await self.rt.publish(bus.results_subject(message.stream_id), pb.JobEvent(job_id=message.stream_id, audience=message),
+                              f"audience:{message.stream_id}:{message.message_id}")
 
     async def features(self, u: ev.Utterance) -> list[pb.ModalityResult]:
         return list(await asyncio.gather(self.text(u), self.audio(u)))

@@ -13,7 +13,7 @@ import grpc
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from prometheus_client import Counter, Gauge
 
 from emopulse.processing import pulse, sources
@@ -291,6 +291,45 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         await self._stream(request.stream_id)
         return await load_deliveries(await self._kv(DELIVERIES_BUCKET), request.stream_id)
 
+    # ---- audience --------------------------------------------------------------------------------
+    @_api
+    async def PostAudience(self, request_iterator, context):
+        """Audience messages beside live streams: checked, then put on the bus for the text model.
+        A message id the stream has already is refused by JetStream itself (one message per subject)."""
+        s, accepted, duplicates = self.rt.settings, 0, 0
+        streams: dict[str, list] = {}  # stream id -> [job, messages it holds]
+        n = 0
+        async for message in request_iterator:
+            n += 1
+            if message.stream_id not in streams:
+                job = await self._stream(message.stream_id)
+                if job.state in bus.TERMINAL:
+                    raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"stream {job.id} has ended: audience messages "
+                                   f"are taken while it is live ({accepted} of this call were accepted)")
+                info = await self.rt.js.stream_info(bus.AUDIENCE, subjects_filter=bus.audience_subject(job.id))
+                streams[job.id] = [job, len(info.state.subjects or {})]
+            job, held = streams[message.stream_id]
+            problem = pulse.audience_problem(message, s.audience_max_chars)
+            if problem:
+                raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"message {n}: {problem} ({accepted} accepted before it)")
+            if held >= s.audience_max_messages:
+                raise ApiError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"stream {job.id} holds {held} audience messages, the most one stream keeps "
+                               f"(AUDIENCE_MAX_MESSAGES); {accepted} of this call were accepted")
+            if not message.time_s:  # placed at the stream's media time now
+                job = await self.rt.jobs.get(job.id) or job
+            kept = api_audience(message, job)
+            try:
+                await self.rt.js.publish(bus.audience_subject(job.id, message.message_id), kept.SerializeToString())
+            except APIError as exc:
+                if "per subject" not in (exc.description or ""):
+                    raise
+                duplicates += 1
+                continue
+            accepted += 1
+            streams[job.id][1] = held + 1
+        return api_pb2.PostAudienceResponse(accepted=accepted, duplicates=duplicates)
+
     async def SubscribeAlerts(self, request, context) -> AsyncIterator[pb.Alert]:
         """Alerts as they fire, from now on, across the streams the filter names."""
         streams, kinds = set(request.stream_ids), set(request.kinds)
@@ -389,6 +428,12 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+
+def api_audience(message: pb.AudienceMessage, job: pb.Job) -> pb.AudienceMessage:
+    """The message as kept: what the client said, placed in media time (scores come from the model)."""
+    return pb.AudienceMessage(stream_id=job.id, message_id=message.message_id, author=message.author,
+                              text=message.text, time_s=message.time_s or stream_view(job).media_seconds)
 
 
 def build(runtime: Runtime) -> Gateway:

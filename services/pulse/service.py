@@ -1,6 +1,6 @@
 """Pulse: a live stream's rolling figures and its alerts, and the alerts' webhooks.
 
-It reads the stream's results (results.<stream>) and ingest's clock (clock.<stream>), keeps the
+It reads the stream's results and scored audience messages (results.<stream>) and ingest's clock (clock.<stream>), keeps the
 stream's pulse state in the KV bucket "pulse" (compare-and-set, so replicas and restarts are safe),
 and publishes what it decides (emopulse.processing.pulse) from the state's outbox with message ids:
 pulses on results.<stream> and pulse.<stream>, alerts on results.<stream> and alerts.<stream>. A
@@ -79,14 +79,16 @@ class PulseService:
     # ---- pulse -------------------------------------------------------------------------------
     async def on_result(self, data: bytes) -> None:
         event = pb.JobEvent.FromString(data)
-        kind = event.WhichOneof("event")
-        if kind not in ("result", "summary", "ended"):
+        kind = event.WhichOneof("event") or event.WhichOneof("live")
+        if kind not in ("result", "summary", "ended", "audience"):
             return  # progress, partials, state changes, and our own pulses and alerts
         live, _ = await self._stream(event.job_id)
         if not live:
             return
         if kind == "result":
             await self._step(event.job_id, lambda st: pulse.add_result(st, event.result))
+        elif kind == "audience":
+            await self._step(event.job_id, lambda st: pulse.add_audience(st, event.audience))
         else:
             def end(st: ev.PulseState) -> bool:
                 if st.ended:

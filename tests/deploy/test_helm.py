@@ -376,7 +376,7 @@ def test_chart_setting_defaults_are_the_services_defaults():
     defaults = Settings()
     assert chart == {k: float(getattr(defaults, k.lower())) for k in chart}
     from emopulse.runtime import bus
-    assert re.search(r'define "emopulse.jetstreamStreams" -}}(\d+)', HELPERS)[1] == str(len(bus.STREAMS) + 1)
+    assert re.search(r'define "emopulse.jetstreamStreams" -}}(\d+)', HELPERS)[1] == str(len(bus.ALL_STREAMS))
     buckets = opened_buckets()
     assert {"jobs", "fusion", "transcripts", "streams", "pulse"} <= buckets
     assert re.search(r'define "emopulse.jetstreamBuckets" -}}(\d+)', HELPERS)[1] == str(len(buckets)), sorted(buckets)
@@ -464,9 +464,9 @@ def test_s3_cache_limit_and_scratch_follow_tmp_size(helm, rendered):
 def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     s = Settings()
     from emopulse.runtime import bus
-    streams, buckets = len(bus.STREAMS) + 1, len(opened_buckets())     # + ADVISORIES; every bucket the services open
+    streams, buckets = len(bus.ALL_STREAMS), len(opened_buckets())     # every bucket the services open
     need = streams * s.stream_max_bytes + buckets * s.kv_max_bytes
-    assert (streams, buckets) == (7, 7) and need == 21 * GiB     # PUSH, PULSE, streams, pulse, alert_rules, webhooks: live
+    assert (streams, buckets) == (8, 7) and need == 23 * GiB     # PUSH, PULSE, AUDIENCE, streams, pulse, alert_rules, webhooks: live
     conf = rendered().named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
     assert "max_file_store: 24Gi" in conf and 24 * GiB > need
     for replicas in ("1", "3"):
@@ -478,9 +478,9 @@ def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     spread = ["--set", "nats.bundled.replicas=3", "--set", "nats.streamReplicas=1"]
     assert helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={-(-need // 3)}").returncode == 0
     assert "7 GiB per server" in helm_template(helm, *spread, "--set-string", f"nats.bundled.jetstream.maxFileStore={need // 3 - 1}").stderr
-    # lower limits fit a smaller store: 7 x 1 GiB + 7 x 1 GiB
-    smaller = helm_template(helm, "--set-string", f"settings.STREAM_MAX_BYTES={GiB}", "--set", "nats.bundled.jetstream.maxFileStore=14GB",
-                            "--set", "nats.bundled.persistence.size=14Gi")
+    # lower limits fit a smaller store: 8 x 1 GiB + 7 x 1 GiB
+    smaller = helm_template(helm, "--set-string", f"settings.STREAM_MAX_BYTES={GiB}", "--set", "nats.bundled.jetstream.maxFileStore=15GB",
+                            "--set", "nats.bundled.persistence.size=15Gi")
     assert smaller.returncode == 0, smaller.stderr
     # an external NATS is not sized by this chart
     assert helm_template(helm, "--set", "nats.url=nats://n:4222", "--set", "nats.bundled.jetstream.maxFileStore=1Gi").returncode == 0
@@ -503,7 +503,7 @@ def test_jetstream_store_fits_the_stream_and_bucket_limits(helm, rendered):
     (["--set-string", "components.transcriber.settings.S3_CACHE_LIMIT_BYTES=7516192768"],
      "components.transcriber.tmpSize (8Gi) must hold S3_CACHE_LIMIT_BYTES (7 GiB"),
     (["--set", "components.vision.tmpSize=lots"], "tmpSize"),
-    (["--set", "nats.bundled.jetstream.maxFileStore=20Gi"], "nats.bundled.jetstream.maxFileStore (20Gi) is below the 21 GiB per server"),
+    (["--set", "nats.bundled.jetstream.maxFileStore=20Gi"], "nats.bundled.jetstream.maxFileStore (20Gi) is below the 23 GiB per server"),
     (["--set", "nats.bundled.persistence.size=23Gi"], "nats.bundled.persistence.size (23Gi) is smaller than nats.bundled.jetstream.maxFileStore (24Gi)"),
     (["--set", "nats.streamReplicas=3"], "nats.streamReplicas (3) is more than nats.bundled.replicas (1)"),
     (["--set-string", "settings.STREAM_MAX_AGE_S=86400"],

@@ -73,7 +73,7 @@ def test_up_status_down_beside_another_stack(stack, tmp_path):
         assert up.returncode == 0, up.stderr
         assert f"gateway 127.0.0.1:{port}" in up.stdout
         status = emopulse("status", env=env)
-        assert status.returncode == 0 and status.stdout.count("serving") == 7 and status.stdout.count("ready") == 2
+        assert status.returncode == 0 and status.stdout.count("serving") == 8 and status.stdout.count("ready") == 2
         assert "vision-2" in status.stdout
         assert (tmp_path / "logs" / "triton.log").exists()
         pids = Stack.load(tmp_path).pids

@@ -2,6 +2,7 @@
 (the real text model on Triton), alerts in Subscribe and on webhooks on loopback."""
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
@@ -36,6 +37,7 @@ NEGATIVE = [
     "Terrible, it broke again and I am angry.",
 ]
 SECRET = "test-secret"
+AUDIENCE_LIMIT = 40  # EMOPULSE_AUDIENCE_MAX_MESSAGES in tests/stack_fixtures.py
 
 
 class Receiver(http.server.ThreadingHTTPServer):
@@ -66,13 +68,16 @@ class Receiver(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/hook"
 
 
-def push_and_watch(client, path, name, hooks):
-    """Push a clip live; set the stream's webhooks as soon as it has an id; return every event."""
+def push_and_watch(client, path, name, hooks, then=None):
+    """Push a clip live; set the stream's webhooks as soon as it has an id (and start then(id));
+    return every event."""
     ids, events = [], []
 
     def started(stream_id):
         ids.append(stream_id)
         client.set_alert_rules(stream_id, webhooks=hooks)
+        if then:
+            threading.Thread(target=then, args=(stream_id,), daemon=True).start()
 
     pusher = threading.Thread(target=lambda: client.push_stream(file_chunks(path), name=name, language="en",
                                                                 on_start=started))
@@ -113,10 +118,28 @@ def test_a_clip_that_turns_negative_fires_one_shift_and_one_spike_and_a_steady_o
     """...with the pulse service killed (SIGKILL) just before the turn and started again."""
     (turning, spoken), (steady, _) = clips
     restart = restart_pulse_at(stack, after_s=spoken[len(POSITIVE)].start_s - 4)
+    across = []  # SubscribeAlerts across every stream, WARNING and up
+
+    def watch_alerts():
+        with contextlib.suppress(grpc.RpcError):  # ends at its deadline
+            across.extend(client.subscribe_alerts(min_severity=pb.WARNING, timeout=150))
+    threading.Thread(target=watch_alerts, daemon=True).start()
     good, flaky = Receiver(), Receiver(fail_first=2)
     hooks = [api_pb2.Webhook(url=good.url, secret=SECRET), api_pb2.Webhook(url=flaky.url, secret=SECRET)]
     out = {}
-    steady_run = threading.Thread(target=lambda: out.setdefault("steady", push_and_watch(client, steady, "steady", [])))
+    chat = {}
+
+    def post_chat(stream_id):
+        """The audience beside the steady stream: happy messages, one posted twice, then past the limit."""
+        first = [{"id": f"m{i}", "author": f"viewer{i}", "text": "I love this, so great!", "time_s": 4 + i}
+                 for i in range(6)]
+        chat["first"] = client.post_audience(stream_id, first + [first[0]])
+        rest = [{"id": f"r{i}", "text": "Wonderful, thank you!", "time_s": 10 + i / 4} for i in range(AUDIENCE_LIMIT)]
+        with pytest.raises(grpc.RpcError) as err:
+            client.post_audience(stream_id, rest)
+        chat["limit"] = err.value
+    steady_run = threading.Thread(target=lambda: out.setdefault(
+        "steady", push_and_watch(client, steady, "steady", [], then=post_chat)))
     steady_run.start()
     stream_id, events = push_and_watch(client, turning, "turning", hooks)
     steady_run.join(240)
@@ -140,6 +163,22 @@ def test_a_clip_that_turns_negative_fires_one_shift_and_one_spike_and_a_steady_o
     assert shifts[0].value < shifts[0].baseline and "down" in shifts[0].message
 
     steady_id, steady_events = out["steady"]
+    # Audience: accepted once each, scored by the text model, in the pulse beside the speakers.
+    assert (chat["first"].accepted, chat["first"].duplicates) == (6, 1)
+    assert chat["limit"].code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "AUDIENCE_MAX_MESSAGES" in chat["limit"].details()
+    heard = of(steady_events, "audience")
+    assert sorted(m.message_id for m in heard) == sorted([f"m{i}" for i in range(6)] + [f"r{i}" for i in range(AUDIENCE_LIMIT - 6)])
+    assert all(len(m.sentiment) == 3 and m.sentiment[0] > m.sentiment[2] and "text_classifier" in m.classifier for m in heard)
+    with_chat = [w for p in of(steady_events, "pulse") for w in p.windows if w.audience_messages]
+    assert with_chat and max(w.audience_messages for w in with_chat) == AUDIENCE_LIMIT
+    assert all(w.audience_sentiment > 0.3 and w.audience_per_minute > 0 for w in with_chat)
+    warnings = [a.id for a in alerts if a.rule.severity >= pb.WARNING]
+    seen = lambda: [a.id for a in across if a.stream_id in (stream_id, steady_id)]  # noqa: E731
+    deadline = time.time() + 20
+    while len(seen()) < len(warnings) and time.time() < deadline:
+        time.sleep(0.2)
+    assert seen() == warnings  # the steady stream has none to add
+
     assert len(of(steady_events, "pulse")) >= 8
     assert of(steady_events, "alert") == [], [a.message for a in of(steady_events, "alert")]
 

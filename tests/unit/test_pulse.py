@@ -167,3 +167,33 @@ def test_rules_are_checked():
             pulse.check_rules([rule], WINDOWS)
     with pytest.raises(ValueError, match="unique"):
         pulse.check_rules([bad[0], bad[0]], [7.0])
+
+
+def test_the_audience_counts_in_its_windows_once():
+    state = ev.PulseState()
+    pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=0.0), 5)
+    chat = [pb.AudienceMessage(message_id=f"m{i}", text="great", time_s=1 + i, sentiment=POS) for i in range(6)]
+    chat.append(pb.AudienceMessage(message_id="bad", text="awful", time_s=7.5, sentiment=NEG))
+    chat.append(pb.AudienceMessage(message_id="unscored", text="?", time_s=8))  # the model could not score it
+    assert all(pulse.add_audience(state, m) for m in chat)
+    assert not pulse.add_audience(state, chat[0])
+    pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=10.0), 5)
+    pulse.decide(state, "s", "", [], WINDOWS, 0)
+    first, second = (e.pulse.windows[0] for e in state.outbox)
+    assert first.audience_messages == 5 and first.audience_per_minute == pytest.approx(60)  # 1..5 in (0, 5]
+    assert first.audience_sentiment == pytest.approx(0.75)
+    assert second.audience_messages == 8 and second.audience_sentiment == pytest.approx((6 * 0.75 - 0.75) / 7)
+
+
+@pytest.mark.parametrize("message,words", [
+    (pb.AudienceMessage(message_id="", text="hi"), "message_id"),
+    (pb.AudienceMessage(message_id="a.b", text="hi"), "message_id"),
+    (pb.AudienceMessage(message_id="x" * 10_000, text="hi"), "message_id"),
+    (pb.AudienceMessage(message_id="a", text="  "), "no text"),
+    (pb.AudienceMessage(message_id="a", text="x" * 2001), "AUDIENCE_MAX_CHARS"),
+    (pb.AudienceMessage(message_id="a", text="hi", time_s=-1), "time_s"),
+])
+def test_bad_audience_messages_are_named(message, words):
+    problem = pulse.audience_problem(message, 2000)
+    assert words in problem and len(problem) < 200  # a long id is never echoed in full
+    assert pulse.audience_problem(pb.AudienceMessage(message_id="ok-1", text="hi"), 2000) == ""

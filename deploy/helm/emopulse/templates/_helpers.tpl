@@ -260,10 +260,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* What the services create on JetStream (emopulse/runtime/bus.py): JOBS, UTTERANCES, FEATURES,
-     RESULTS, PUSH, PULSE and ADVISORIES streams of STREAM_MAX_BYTES each; jobs, fusion,
+     RESULTS, PUSH, PULSE, ADVISORIES and AUDIENCE streams of STREAM_MAX_BYTES each; jobs, fusion,
      transcripts, streams (the ingest's leases), pulse (the pulse's state), alert_rules and
      webhooks (the delivery log) KV buckets of KV_MAX_BYTES each. */}}
-{{- define "emopulse.jetstreamStreams" -}}7{{- end -}}
+{{- define "emopulse.jetstreamStreams" -}}8{{- end -}}
 {{- define "emopulse.jetstreamBuckets" -}}7{{- end -}}
 
 {{/* A component's settings from values: components.<name>.settings over settings. (list $ component) -> JSON */}}
@@ -391,7 +391,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* What EmoPulse's streams and buckets reserve on JetStream, one copy: 7 x STREAM_MAX_BYTES +
+{{/* What EmoPulse's streams and buckets reserve on JetStream, one copy: 8 x STREAM_MAX_BYTES +
      7 x KV_MAX_BYTES (the largest any enabled component sets: each one creates them). */}}
 {{- define "emopulse.jetstreamBytes" -}}
 {{- $ := . -}}
