@@ -174,8 +174,9 @@ def _hold(r: ev.RuleState, rule: pb.AlertRule, t: float, active: bool, cleared: 
 
 
 def judge(state: ev.PulseState, rule: pb.AlertRule, t: float, windows: dict[float, tuple[pb.PulseWindow, list]],
-          new_points: list) -> tuple[float, float, list] | None:
-    """(value, baseline, evidence points) when `rule` fires at media time t, else None."""
+          new_points: list, down: bool = False) -> tuple[float, float, list] | None:
+    """(value, baseline, evidence points) when `rule` fires at media time t (the source away: down),
+    else None."""
     r = rule_state(state, rule)
     win, inside = windows.get(rule.window_s, windows[min(windows)])
     if rule.kind == pb.SENTIMENT_SHIFT:
@@ -217,7 +218,7 @@ def judge(state: ev.PulseState, rule: pb.AlertRule, t: float, windows: dict[floa
             return quiet, 0.0, []
         return None
     if rule.kind == pb.STREAM_DOWN:
-        if _hold(r, rule, t, state.down, not state.down):
+        if _hold(r, rule, t, down, not down):
             return 1.0, 0.0, []
         return None
     return None
@@ -312,10 +313,8 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
         windows = {w: window(known, t, w, state.started_s, state.audience) for w in windows_s}
         state.outbox.add(job_id=stream_id, pulse=pb.Pulse(media_s=t, windows=[windows[w][0] for w in windows_s],
                                                            utterances=len({p.index for p in known})))
-        down = state.down
-        state.down = tick.down
         for rule in rules:
-            fired = judge(state, rule, t, windows, new)
+            fired = judge(state, rule, t, windows, new, down=tick.down)
             if fired is None:
                 continue
             value, baseline, evidence = fired
@@ -328,7 +327,6 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
                              utterances=[p.index for p in evidence], quotes=[p.text for p in evidence],
                              message=describe(rule, value, baseline, win.length_s))
             state.outbox.add(job_id=stream_id, alert=alert)
-        state.down = down
         del state.ticks[0]
         decided = True
     # Points that left the longest window are dropped: the state stays small on a long stream.

@@ -77,6 +77,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     def __init__(self, runtime: Runtime):
         self.rt = runtime
         self.leases = None  # the KV bucket of live streams' leases, opened on the first stream
+        self.buckets: dict[str, object] = {}  # alert rules and webhook log, opened on first use
         api_pb2_grpc.add_EmoPulseServicer_to_server(self, runtime.server)
         runtime.service_names.append(api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name)
 
@@ -255,7 +256,10 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
 
     # ---- alerts ----------------------------------------------------------------------------------
     async def _kv(self, name: str):
-        return await bus.bucket(self.rt.js, name, self.rt.settings)
+        """A KV bucket, opened (created if missing) on first use and then kept."""
+        if name not in self.buckets:
+            self.buckets[name] = await bus.bucket(self.rt.js, name, self.rt.settings)
+        return self.buckets[name]
 
     @staticmethod
     def _without_secrets(rules: api_pb2.AlertRules) -> api_pb2.AlertRules:
