@@ -23,6 +23,10 @@ $(VENV)/.installed: pyproject.toml
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing prometheus (Debian package)"; \
 	  (apt-get update -qq && apt-get install -y -qq prometheus) >/dev/null || sudo apt-get install -y -qq prometheus; }
+	# chromium: the report is checked in a headless browser; postgresql: the history store's production path.
+	@command -v chromium >/dev/null && test -x /usr/lib/postgresql/15/bin/initdb || { \
+	  echo "installing chromium and postgresql (Debian packages)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium postgresql) >/dev/null || sudo apt-get install -y -qq chromium postgresql; }
 	test -x $(PY) || python3.11 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: the CPU build; letting pip choose pulls CUDA wheels.

@@ -76,6 +76,9 @@ class Settings:
     webhook_attempts: int = 6               # attempts per webhook and alert (backoff 1, 2, 4 .. 60 s), then given up
     audience_max_messages: int = 100_000    # audience messages one stream keeps; more get RESOURCE_EXHAUSTED
     audience_max_chars: int = 2000          # longest audience message text
+    reaction_every_s: float = 2.0           # while nobody speaks, faces are read every this many media seconds (0: never)
+    history_url: str = ""                   # the history database: postgresql://… ; empty = sqlite file <data_dir>/history.db
+    history_window_s: float = 60.0          # the window of an event's timeline and peak moments
     log_level: str = "INFO"
 
     @classmethod

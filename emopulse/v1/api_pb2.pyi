@@ -225,3 +225,113 @@ class PostAudienceResponse(_message.Message):
     accepted: int
     duplicates: int
     def __init__(self, accepted: _Optional[int] = ..., duplicates: _Optional[int] = ...) -> None: ...
+
+class Moment(_message.Message):
+    __slots__ = ("start_s", "end_s", "sentiment", "negative_share", "quotes")
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    QUOTES_FIELD_NUMBER: _ClassVar[int]
+    start_s: float
+    end_s: float
+    sentiment: float
+    negative_share: float
+    quotes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., quotes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EventRecord(_message.Message):
+    __slots__ = ("id", "name", "live", "state", "created_at", "ended_at", "duration_s", "utterances", "mean_sentiment", "negative_share", "emotion_distribution", "speaking_ratio", "audience_messages", "audience_per_minute", "audience_sentiment", "reactions", "reaction_expression", "alerts", "most_positive", "most_negative")
+    class EmotionDistributionEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class ReactionExpressionEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCES_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    SPEAKING_RATIO_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    REACTIONS_FIELD_NUMBER: _ClassVar[int]
+    REACTION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    MOST_POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    MOST_NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    live: bool
+    state: _results_pb2.JobState
+    created_at: float
+    ended_at: float
+    duration_s: float
+    utterances: int
+    mean_sentiment: float
+    negative_share: float
+    emotion_distribution: _containers.ScalarMap[str, float]
+    speaking_ratio: float
+    audience_messages: int
+    audience_per_minute: float
+    audience_sentiment: float
+    reactions: int
+    reaction_expression: _containers.ScalarMap[str, float]
+    alerts: int
+    most_positive: Moment
+    most_negative: Moment
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., live: _Optional[bool] = ..., state: _Optional[_Union[_results_pb2.JobState, str]] = ..., created_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., utterances: _Optional[int] = ..., mean_sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., speaking_ratio: _Optional[float] = ..., audience_messages: _Optional[int] = ..., audience_per_minute: _Optional[float] = ..., audience_sentiment: _Optional[float] = ..., reactions: _Optional[int] = ..., reaction_expression: _Optional[_Mapping[str, float]] = ..., alerts: _Optional[int] = ..., most_positive: _Optional[_Union[Moment, _Mapping]] = ..., most_negative: _Optional[_Union[Moment, _Mapping]] = ...) -> None: ...
+
+class EventHistory(_message.Message):
+    __slots__ = ("event", "timeline", "alerts")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    event: EventRecord
+    timeline: _containers.RepeatedCompositeFieldContainer[_results_pb2.Pulse]
+    alerts: _containers.RepeatedCompositeFieldContainer[_results_pb2.Alert]
+    def __init__(self, event: _Optional[_Union[EventRecord, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[_results_pb2.Pulse, _Mapping]]] = ..., alerts: _Optional[_Iterable[_Union[_results_pb2.Alert, _Mapping]]] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ("limit", "name", "live_only")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LIVE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    name: str
+    live_only: bool
+    def __init__(self, limit: _Optional[int] = ..., name: _Optional[str] = ..., live_only: _Optional[bool] = ...) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[EventRecord]
+    def __init__(self, events: _Optional[_Iterable[_Union[EventRecord, _Mapping]]] = ...) -> None: ...
+
+class CompareEventsRequest(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CompareEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[EventHistory]
+    def __init__(self, events: _Optional[_Iterable[_Union[EventHistory, _Mapping]]] = ...) -> None: ...

@@ -115,6 +115,16 @@ class EmoPulseStub:
                 request_serializer=emopulse_dot_v1_dot_results__pb2.AudienceMessage.SerializeToString,
                 response_deserializer=emopulse_dot_v1_dot_api__pb2.PostAudienceResponse.FromString,
                 _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/ListEvents',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.CompareEvents = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/CompareEvents',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.CompareEventsRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.CompareEventsResponse.FromString,
+                _registered_method=True)
 
 
 class EmoPulseServicer:
@@ -230,6 +240,20 @@ class EmoPulseServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvents(self, request, context):
+        """History: every ended job and stream, summarised and kept in a database (HISTORY_URL), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompareEvents(self, request, context):
+        """Events side by side: each one's summary, its timeline and its alerts, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmoPulseServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -312,6 +336,16 @@ def add_EmoPulseServicer_to_server(servicer, server):
                     servicer.PostAudience,
                     request_deserializer=emopulse_dot_v1_dot_results__pb2.AudienceMessage.FromString,
                     response_serializer=emopulse_dot_v1_dot_api__pb2.PostAudienceResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.ListEventsRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'CompareEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareEvents,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.CompareEventsRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.CompareEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -746,6 +780,60 @@ class EmoPulse:
             '/emopulse.v1.EmoPulse/PostAudience',
             emopulse_dot_v1_dot_results__pb2.AudienceMessage.SerializeToString,
             emopulse_dot_v1_dot_api__pb2.PostAudienceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/ListEvents',
+            emopulse_dot_v1_dot_api__pb2.ListEventsRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/CompareEvents',
+            emopulse_dot_v1_dot_api__pb2.CompareEventsRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.CompareEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

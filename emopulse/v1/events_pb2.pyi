@@ -54,18 +54,20 @@ class FrameRef(_message.Message):
     def __init__(self, time_s: _Optional[float] = ..., uri: _Optional[str] = ...) -> None: ...
 
 class TranscriptDone(_message.Message):
-    __slots__ = ("job_id", "utterance_count", "duration_s", "language", "note")
+    __slots__ = ("job_id", "utterance_count", "duration_s", "language", "note", "reaction_count")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     UTTERANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    REACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     utterance_count: int
     duration_s: float
     language: str
     note: str
-    def __init__(self, job_id: _Optional[str] = ..., utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., language: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    reaction_count: int
+    def __init__(self, job_id: _Optional[str] = ..., utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., language: _Optional[str] = ..., note: _Optional[str] = ..., reaction_count: _Optional[int] = ...) -> None: ...
 
 class UtteranceEvent(_message.Message):
     __slots__ = ("utterance", "done")
@@ -74,6 +76,30 @@ class UtteranceEvent(_message.Message):
     utterance: Utterance
     done: TranscriptDone
     def __init__(self, utterance: _Optional[_Union[Utterance, _Mapping]] = ..., done: _Optional[_Union[TranscriptDone, _Mapping]] = ...) -> None: ...
+
+class ReactionRequest(_message.Message):
+    __slots__ = ("job_id", "index", "time_s", "media_uri", "frame")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_URI_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    index: int
+    time_s: float
+    media_uri: str
+    frame: FrameRef
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., time_s: _Optional[float] = ..., media_uri: _Optional[str] = ..., frame: _Optional[_Union[FrameRef, _Mapping]] = ...) -> None: ...
+
+class ReactionFeature(_message.Message):
+    __slots__ = ("job_id", "index", "reaction")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    REACTION_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    index: int
+    reaction: _results_pb2.Reaction
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., reaction: _Optional[_Union[_results_pb2.Reaction, _Mapping]] = ...) -> None: ...
 
 class Feature(_message.Message):
     __slots__ = ("job_id", "index", "result")
@@ -96,12 +122,16 @@ class FusionRecord(_message.Message):
     def __init__(self, utterance: _Optional[_Union[Utterance, _Mapping]] = ..., features: _Optional[_Iterable[_Union[_results_pb2.ModalityResult, _Mapping]]] = ..., result: _Optional[_Union[_results_pb2.UtteranceResult, _Mapping]] = ...) -> None: ...
 
 class FusionJob(_message.Message):
-    __slots__ = ("done", "fused")
+    __slots__ = ("done", "fused", "reacted", "reactions")
     DONE_FIELD_NUMBER: _ClassVar[int]
     FUSED_FIELD_NUMBER: _ClassVar[int]
+    REACTED_FIELD_NUMBER: _ClassVar[int]
+    REACTIONS_FIELD_NUMBER: _ClassVar[int]
     done: TranscriptDone
     fused: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, done: _Optional[_Union[TranscriptDone, _Mapping]] = ..., fused: _Optional[_Iterable[int]] = ...) -> None: ...
+    reacted: _containers.RepeatedScalarFieldContainer[int]
+    reactions: _containers.RepeatedCompositeFieldContainer[_results_pb2.Reaction]
+    def __init__(self, done: _Optional[_Union[TranscriptDone, _Mapping]] = ..., fused: _Optional[_Iterable[int]] = ..., reacted: _Optional[_Iterable[int]] = ..., reactions: _Optional[_Iterable[_Union[_results_pb2.Reaction, _Mapping]]] = ...) -> None: ...
 
 class TranscriptCheckpoint(_message.Message):
     __slots__ = ("next_chunk", "next_index", "language", "recent")
@@ -204,7 +234,7 @@ class RuleState(_message.Message):
     def __init__(self, rule: _Optional[str] = ..., since_s: _Optional[float] = ..., firing: _Optional[bool] = ..., last_fired_s: _Optional[float] = ..., fired: _Optional[int] = ..., n: _Optional[int] = ..., mean: _Optional[float] = ..., variance: _Optional[float] = ..., cusum_up: _Optional[float] = ..., cusum_down: _Optional[float] = ..., last_index: _Optional[int] = ...) -> None: ...
 
 class PulseState(_message.Message):
-    __slots__ = ("points", "contiguous", "ticks", "next_tick_s", "rules", "outbox", "ended", "started_s", "alerts", "down", "audience")
+    __slots__ = ("points", "contiguous", "ticks", "next_tick_s", "rules", "outbox", "ended", "started_s", "alerts", "down", "audience", "reactions")
     POINTS_FIELD_NUMBER: _ClassVar[int]
     CONTIGUOUS_FIELD_NUMBER: _ClassVar[int]
     TICKS_FIELD_NUMBER: _ClassVar[int]
@@ -216,6 +246,7 @@ class PulseState(_message.Message):
     ALERTS_FIELD_NUMBER: _ClassVar[int]
     DOWN_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    REACTIONS_FIELD_NUMBER: _ClassVar[int]
     points: _containers.RepeatedCompositeFieldContainer[PulsePoint]
     contiguous: int
     ticks: _containers.RepeatedCompositeFieldContainer[StreamClock]
@@ -227,4 +258,5 @@ class PulseState(_message.Message):
     alerts: int
     down: bool
     audience: _containers.RepeatedCompositeFieldContainer[_results_pb2.AudienceMessage]
-    def __init__(self, points: _Optional[_Iterable[_Union[PulsePoint, _Mapping]]] = ..., contiguous: _Optional[int] = ..., ticks: _Optional[_Iterable[_Union[StreamClock, _Mapping]]] = ..., next_tick_s: _Optional[float] = ..., rules: _Optional[_Iterable[_Union[RuleState, _Mapping]]] = ..., outbox: _Optional[_Iterable[_Union[_results_pb2.JobEvent, _Mapping]]] = ..., ended: _Optional[bool] = ..., started_s: _Optional[float] = ..., alerts: _Optional[int] = ..., down: _Optional[bool] = ..., audience: _Optional[_Iterable[_Union[_results_pb2.AudienceMessage, _Mapping]]] = ...) -> None: ...
+    reactions: _containers.RepeatedCompositeFieldContainer[_results_pb2.Reaction]
+    def __init__(self, points: _Optional[_Iterable[_Union[PulsePoint, _Mapping]]] = ..., contiguous: _Optional[int] = ..., ticks: _Optional[_Iterable[_Union[StreamClock, _Mapping]]] = ..., next_tick_s: _Optional[float] = ..., rules: _Optional[_Iterable[_Union[RuleState, _Mapping]]] = ..., outbox: _Optional[_Iterable[_Union[_results_pb2.JobEvent, _Mapping]]] = ..., ended: _Optional[bool] = ..., started_s: _Optional[float] = ..., alerts: _Optional[int] = ..., down: _Optional[bool] = ..., audience: _Optional[_Iterable[_Union[_results_pb2.AudienceMessage, _Mapping]]] = ..., reactions: _Optional[_Iterable[_Union[_results_pb2.Reaction, _Mapping]]] = ...) -> None: ...

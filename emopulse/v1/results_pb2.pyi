@@ -254,7 +254,7 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., media_seconds_done: _Optional[float] = ..., duration_s: _Optional[float] = ..., utterances_fused: _Optional[int] = ..., utterances_total: _Optional[int] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("utterance_count", "duration_s", "emotion_distribution", "sentiment_distribution", "mean_emotion", "mean_sentiment", "note", "language")
+    __slots__ = ("utterance_count", "duration_s", "emotion_distribution", "sentiment_distribution", "mean_emotion", "mean_sentiment", "note", "language", "reaction_count", "reaction_expression")
     class EmotionDistributionEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -283,6 +283,13 @@ class Summary(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class ReactionExpressionEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     UTTERANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     EMOTION_DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
@@ -291,6 +298,8 @@ class Summary(_message.Message):
     MEAN_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    REACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REACTION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
     utterance_count: int
     duration_s: float
     emotion_distribution: _containers.ScalarMap[str, float]
@@ -299,7 +308,9 @@ class Summary(_message.Message):
     mean_sentiment: _containers.ScalarMap[str, float]
     note: str
     language: str
-    def __init__(self, utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., sentiment_distribution: _Optional[_Mapping[str, float]] = ..., mean_emotion: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ..., note: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+    reaction_count: int
+    reaction_expression: _containers.ScalarMap[str, float]
+    def __init__(self, utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., sentiment_distribution: _Optional[_Mapping[str, float]] = ..., mean_emotion: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ..., note: _Optional[str] = ..., language: _Optional[str] = ..., reaction_count: _Optional[int] = ..., reaction_expression: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("time_s", "jpeg")
@@ -338,7 +349,7 @@ class StreamStatus(_message.Message):
     def __init__(self, state: _Optional[_Union[StreamState, str]] = ..., detail: _Optional[str] = ..., lag_s: _Optional[float] = ..., media_s: _Optional[float] = ..., gap_from_s: _Optional[float] = ..., gap_to_s: _Optional[float] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence", "partial", "stream_state", "pulse", "alert", "audience")
+    __slots__ = ("job_id", "result", "progress", "summary", "ended", "sequence", "partial", "stream_state", "pulse", "alert", "audience", "reaction")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
@@ -350,6 +361,7 @@ class JobEvent(_message.Message):
     PULSE_FIELD_NUMBER: _ClassVar[int]
     ALERT_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    REACTION_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     result: UtteranceResult
     progress: Progress
@@ -361,10 +373,27 @@ class JobEvent(_message.Message):
     pulse: Pulse
     alert: Alert
     audience: AudienceMessage
-    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., stream_state: _Optional[_Union[StreamStatus, _Mapping]] = ..., pulse: _Optional[_Union[Pulse, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ..., audience: _Optional[_Union[AudienceMessage, _Mapping]] = ...) -> None: ...
+    reaction: Reaction
+    def __init__(self, job_id: _Optional[str] = ..., result: _Optional[_Union[UtteranceResult, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., ended: _Optional[_Union[Job, _Mapping]] = ..., sequence: _Optional[int] = ..., partial: _Optional[_Union[Partial, _Mapping]] = ..., stream_state: _Optional[_Union[StreamStatus, _Mapping]] = ..., pulse: _Optional[_Union[Pulse, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ..., audience: _Optional[_Union[AudienceMessage, _Mapping]] = ..., reaction: _Optional[_Union[Reaction, _Mapping]] = ...) -> None: ...
+
+class Reaction(_message.Message):
+    __slots__ = ("index", "time_s", "faces", "expression", "classifier", "model_version")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    time_s: float
+    faces: _containers.RepeatedCompositeFieldContainer[Face]
+    expression: _containers.RepeatedScalarFieldContainer[float]
+    classifier: str
+    model_version: str
+    def __init__(self, index: _Optional[int] = ..., time_s: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., expression: _Optional[_Iterable[float]] = ..., classifier: _Optional[str] = ..., model_version: _Optional[str] = ...) -> None: ...
 
 class PulseWindow(_message.Message):
-    __slots__ = ("length_s", "utterances", "sentiment", "negative_share", "emotion", "speaking_ratio", "faces", "face_expression", "audience_messages", "audience_per_minute", "audience_sentiment")
+    __slots__ = ("length_s", "utterances", "sentiment", "negative_share", "emotion", "speaking_ratio", "faces", "face_expression", "audience_messages", "audience_per_minute", "audience_sentiment", "reactions")
     LENGTH_S_FIELD_NUMBER: _ClassVar[int]
     UTTERANCES_FIELD_NUMBER: _ClassVar[int]
     SENTIMENT_FIELD_NUMBER: _ClassVar[int]
@@ -376,6 +405,7 @@ class PulseWindow(_message.Message):
     AUDIENCE_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
     AUDIENCE_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    REACTIONS_FIELD_NUMBER: _ClassVar[int]
     length_s: float
     utterances: int
     sentiment: float
@@ -387,20 +417,23 @@ class PulseWindow(_message.Message):
     audience_messages: int
     audience_per_minute: float
     audience_sentiment: float
-    def __init__(self, length_s: _Optional[float] = ..., utterances: _Optional[int] = ..., sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion: _Optional[_Iterable[float]] = ..., speaking_ratio: _Optional[float] = ..., faces: _Optional[int] = ..., face_expression: _Optional[_Iterable[float]] = ..., audience_messages: _Optional[int] = ..., audience_per_minute: _Optional[float] = ..., audience_sentiment: _Optional[float] = ...) -> None: ...
+    reactions: int
+    def __init__(self, length_s: _Optional[float] = ..., utterances: _Optional[int] = ..., sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion: _Optional[_Iterable[float]] = ..., speaking_ratio: _Optional[float] = ..., faces: _Optional[int] = ..., face_expression: _Optional[_Iterable[float]] = ..., audience_messages: _Optional[int] = ..., audience_per_minute: _Optional[float] = ..., audience_sentiment: _Optional[float] = ..., reactions: _Optional[int] = ...) -> None: ...
 
 class Pulse(_message.Message):
-    __slots__ = ("media_s", "windows", "utterances")
+    __slots__ = ("media_s", "windows", "utterances", "final")
     MEDIA_S_FIELD_NUMBER: _ClassVar[int]
     WINDOWS_FIELD_NUMBER: _ClassVar[int]
     UTTERANCES_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
     media_s: float
     windows: _containers.RepeatedCompositeFieldContainer[PulseWindow]
     utterances: int
-    def __init__(self, media_s: _Optional[float] = ..., windows: _Optional[_Iterable[_Union[PulseWindow, _Mapping]]] = ..., utterances: _Optional[int] = ...) -> None: ...
+    final: bool
+    def __init__(self, media_s: _Optional[float] = ..., windows: _Optional[_Iterable[_Union[PulseWindow, _Mapping]]] = ..., utterances: _Optional[int] = ..., final: _Optional[bool] = ...) -> None: ...
 
 class AlertRule(_message.Message):
-    __slots__ = ("name", "kind", "threshold", "min_count", "window_s", "for_s", "clear", "cooldown_s", "severity", "emotion")
+    __slots__ = ("name", "kind", "threshold", "min_count", "window_s", "for_s", "clear", "cooldown_s", "severity", "emotion", "measure")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -411,6 +444,7 @@ class AlertRule(_message.Message):
     COOLDOWN_S_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     EMOTION_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: AlertKind
     threshold: float
@@ -421,7 +455,8 @@ class AlertRule(_message.Message):
     cooldown_s: float
     severity: Severity
     emotion: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., threshold: _Optional[float] = ..., min_count: _Optional[int] = ..., window_s: _Optional[float] = ..., for_s: _Optional[float] = ..., clear: _Optional[float] = ..., cooldown_s: _Optional[float] = ..., severity: _Optional[_Union[Severity, str]] = ..., emotion: _Optional[str] = ...) -> None: ...
+    measure: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., threshold: _Optional[float] = ..., min_count: _Optional[int] = ..., window_s: _Optional[float] = ..., for_s: _Optional[float] = ..., clear: _Optional[float] = ..., cooldown_s: _Optional[float] = ..., severity: _Optional[_Union[Severity, str]] = ..., emotion: _Optional[str] = ..., measure: _Optional[str] = ...) -> None: ...
 
 class Alert(_message.Message):
     __slots__ = ("id", "stream_id", "rule", "media_s", "fired_at", "window", "value", "baseline", "utterances", "quotes", "message", "stream_name")
