@@ -38,7 +38,9 @@ def default_rules() -> list[pb.AlertRule]:
         pb.AlertRule(name="anger-surge", kind=pb.EMOTION_SURGE, emotion="anger", threshold=0.5, clear=0.25,
                      min_count=2, window_s=60, for_s=0, cooldown_s=120, severity=pb.WARNING),
         pb.AlertRule(name="engagement-drop", kind=pb.ENGAGEMENT_DROP, threshold=0.3, clear=0.15, min_count=4,
-                     window_s=60, for_s=30, cooldown_s=300, severity=pb.INFO),
+                     window_s=60, for_s=30, cooldown_s=300, severity=pb.INFO, measure="speaking"),
+        pb.AlertRule(name="audience-drop", kind=pb.ENGAGEMENT_DROP, threshold=0.3, clear=0.15, min_count=4,
+                     window_s=60, for_s=30, cooldown_s=300, severity=pb.INFO, measure="audience"),
         pb.AlertRule(name="silent", kind=pb.STREAM_SILENT, threshold=30, window_s=60, cooldown_s=300,
                      severity=pb.INFO),
         pb.AlertRule(name="down", kind=pb.STREAM_DOWN, for_s=0, cooldown_s=60, severity=pb.CRITICAL),
@@ -60,6 +62,8 @@ def check_rules(rules: list[pb.AlertRule], windows: list[float]) -> None:
         if rule.kind not in (pb.STREAM_DOWN, pb.SENTIMENT_SHIFT) and rule.window_s not in windows:
             raise ValueError(f"{rule.name!r}: window_s must be one of the pulse windows "
                              f"({', '.join(f'{w:g}' for w in windows)})")
+        if rule.kind == pb.ENGAGEMENT_DROP and rule.measure not in ("", "speaking", "audience"):
+            raise ValueError(f"{rule.name!r}: measure must be speaking or audience")
         if rule.kind == pb.EMOTION_SURGE and rule.emotion not in EMOTIONS:
             raise ValueError(f"{rule.name!r}: emotion must be one of {', '.join(EMOTIONS)}")
         if min(rule.threshold, rule.for_s, rule.cooldown_s, rule.clear, rule.min_count) < 0:
@@ -85,10 +89,12 @@ def score(p: ev.PulsePoint) -> float:
 
 
 def window(points, end_s: float, length_s: float, started_s: float = 0.0,
-           audience=()) -> tuple[pb.PulseWindow, list]:
-    """One window's figures and the points inside it (weighted by the part of each span inside)."""
+           audience=(), reactions=()) -> tuple[pb.PulseWindow, list]:
+    """One window's figures and the points inside it (weighted by the part of each span inside).
+    Reactions (faces while nobody spoke) count with the utterances' faces."""
     start_s = end_s - length_s
     heard = [m for m in audience if start_s < m.time_s <= end_s]
+    seen = [r for r in reactions if start_s < r.time_s <= end_s]
     inside, weights = [], []
     for p in points:
         overlap = min(p.end_s, end_s) - max(p.start_s, start_s)
@@ -97,7 +103,7 @@ def window(points, end_s: float, length_s: float, started_s: float = 0.0,
             weights.append(overlap)
     span = max(1e-6, min(length_s, end_s - started_s))
     out = pb.PulseWindow(length_s=length_s, utterances=len(inside), audience_messages=len(heard),
-                         audience_per_minute=len(heard) / span * 60)
+                         audience_per_minute=len(heard) / span * 60, reactions=len(seen))
     scored = [float(m.sentiment[POSITIVE] - m.sentiment[NEGATIVE]) for m in heard if len(m.sentiment) == len(SENTIMENTS)]
     if scored:
         out.audience_sentiment = float(np.mean(scored))
@@ -111,10 +117,11 @@ def window(points, end_s: float, length_s: float, started_s: float = 0.0,
             total = sum(wi for wi, _ in emotions)
             out.emotion.extend((sum(wi * np.asarray(e) for wi, e in emotions) / total).tolist())
         out.speaking_ratio = float(min(1.0, sum(weights) / span))
-        out.faces = max(p.faces for p in inside)
-        faces = [p.face_expression for p in inside if len(p.face_expression) == len(EMOTIONS)]
-        if faces:
-            out.face_expression.extend(np.mean(faces, axis=0).tolist())
+    out.faces = max([p.faces for p in inside] + [len(r.faces) for r in seen], default=0)
+    faces = [p.face_expression for p in inside if len(p.face_expression) == len(EMOTIONS)]
+    faces += [r.expression for r in seen if len(r.expression) == len(EMOTIONS)]
+    if faces:
+        out.face_expression.extend(np.mean(faces, axis=0).tolist())
     return out, inside
 
 
@@ -202,15 +209,17 @@ def judge(state: ev.PulseState, rule: pb.AlertRule, t: float, windows: dict[floa
             return share, 0.0, inside
         return None
     if rule.kind == pb.ENGAGEMENT_DROP:
-        # The baseline is the speaking ratio seen at earlier pulses once the window was full.
+        # The baseline is the figure seen at earlier pulses once the window was full.
+        audience = rule.measure == "audience"
+        figure = win.audience_per_minute if audience else win.speaking_ratio
         full = t - state.started_s >= rule.window_s
         baseline = r.mean
         known = r.n >= max(1, rule.min_count)
-        drop = (baseline - win.speaking_ratio) / baseline if known and baseline > 0 else 0.0
+        drop = (baseline - figure) / baseline if known and baseline > 0 else 0.0
         fired = _hold(r, rule, t, known and drop >= rule.threshold, drop <= rule.clear)
         if full and drop <= rule.clear:  # a drop in progress is not learnt as the new normal
-            _learn(r, win.speaking_ratio)
-        return (win.speaking_ratio, baseline, inside) if fired else None
+            _learn(r, figure)
+        return (figure, baseline, [] if audience else inside) if fired else None
     if rule.kind == pb.STREAM_SILENT:
         last_speech = max((p.end_s for p in state.points), default=state.started_s)
         quiet = t - last_speech
@@ -233,6 +242,8 @@ def describe(rule: pb.AlertRule, value: float, baseline: float, length_s: float)
         return f"sentiment shifted {way}: {value:+.2f} against a baseline of {baseline:+.2f}"
     if kind == pb.EMOTION_SURGE:
         return f"{rule.emotion} at {value:.0%} of the last {length_s:g} s (threshold {rule.threshold:.0%})"
+    if kind == pb.ENGAGEMENT_DROP and rule.measure == "audience":
+        return f"the audience fell to {value:.0f} messages a minute from a baseline of {baseline:.0f}"
     if kind == pb.ENGAGEMENT_DROP:
         return f"speaking time fell to {value:.0%} of the window from a baseline of {baseline:.0%}"
     if kind == pb.STREAM_SILENT:
@@ -280,11 +291,20 @@ def add_audience(state: ev.PulseState, message: pb.AudienceMessage) -> bool:
     return True
 
 
+def add_reaction(state: ev.PulseState, reaction: pb.Reaction) -> bool:
+    """Keep one reaction (once). It counts in the pulses decided after it came."""
+    if any(r.index == reaction.index for r in state.reactions):
+        return False
+    state.reactions.append(reaction)
+    return True
+
+
 def add_clock(state: ev.PulseState, clock: ev.StreamClock, every_s: float) -> bool:
     """Note the pulse times this clock reaches (each once)."""
     changed = clock.down != state.down
     went_down = clock.down and not state.down
     state.down = clock.down
+    state.media_s = max(state.media_s, clock.media_s)
     if state.next_tick_s == 0:  # the stream's first clock
         state.started_s = clock.media_s
         state.next_tick_s = (math.floor(clock.media_s / every_s) + 1) * every_s
@@ -305,14 +325,20 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
     """Decide every pulse whose utterances are all in (all of them when the stream has ended): the
     pulse and any alerts go to the outbox. Returns whether anything was decided."""
     decided = False
+    if final and not state.final_sent and not state.ticks:
+        # The stream ended between ticks: one last pulse closes it.
+        end_s = max([state.media_s] + [p.end_s for p in state.points])
+        state.ticks.add(stream_id=stream_id, media_s=end_s, cut_index=state.contiguous, down=state.down)
     while state.ticks and (final or state.ticks[0].cut_index <= state.contiguous):
         tick = state.ticks[0]
         t = tick.media_s
         known = [p for p in state.points if p.index < tick.cut_index or final]
         new = [p for p in known if p.end_s <= t]
-        windows = {w: window(known, t, w, state.started_s, state.audience) for w in windows_s}
+        windows = {w: window(known, t, w, state.started_s, state.audience, state.reactions) for w in windows_s}
         state.outbox.add(job_id=stream_id, pulse=pb.Pulse(media_s=t, windows=[windows[w][0] for w in windows_s],
-                                                           utterances=len({p.index for p in known})))
+                                                           utterances=len({p.index for p in known}),
+                                                           final=final and len(state.ticks) == 1))
+        state.final_sent = state.final_sent or (final and len(state.ticks) == 1)
         for rule in rules:
             fired = judge(state, rule, t, windows, new, down=tick.down)
             if fired is None:
@@ -335,8 +361,9 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
     if len(keep) < len(state.points):
         del state.points[:]
         state.points.extend(keep)
-    recent = [m for m in state.audience if m.time_s >= horizon]
-    if len(recent) < len(state.audience):
-        del state.audience[:]
-        state.audience.extend(recent)
+    for kept in (state.audience, state.reactions):
+        recent = [m for m in kept if m.time_s >= horizon]
+        if len(recent) < len(kept):
+            del kept[:]
+            kept.extend(recent)
     return decided

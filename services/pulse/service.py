@@ -122,7 +122,8 @@ class PulseService:
         """Publish decided events (a repeat is dropped by its id), then take them out of the outbox."""
         for event in events:
             if event.HasField("pulse"):
-                key, subject = f"pulse:{stream_id}:{event.pulse.media_s:.3f}", bus.pulse_subject(stream_id)
+                key = f"pulse:{stream_id}:{event.pulse.media_s:.3f}" + (":final" if event.pulse.final else "")
+                subject = bus.pulse_subject(stream_id)
             else:
                 key, subject = f"alert:{event.alert.id}", bus.alerts_subject(stream_id)
             await self.rt.publish(bus.results_subject(stream_id), event, key)

@@ -197,3 +197,50 @@ def test_bad_audience_messages_are_named(message, words):
     problem = pulse.audience_problem(message, 2000)
     assert words in problem and len(problem) < 200  # a long id is never echoed in full
     assert pulse.audience_problem(pb.AudienceMessage(message_id="ok-1", text="hi"), 2000) == ""
+
+
+def test_engagement_drop_on_the_audience_rate():
+    state, events = ev.PulseState(), []
+    rules = [r for r in pulse.default_rules() if r.name == "audience-drop"]
+    pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=0.0), 5)
+    busy = [pb.AudienceMessage(message_id=f"a{i}", text="go", time_s=0.5 * i + 0.1, sentiment=NEU) for i in range(360)]
+    quiet = [pb.AudienceMessage(message_id=f"b{i}", text="go", time_s=180 + 4 * i + 0.1, sentiment=NEU) for i in range(30)]
+    for t in range(1, 301):  # 120 a minute for 3 minutes, then 15 a minute
+        for m in busy + quiet:
+            if t - 1 < m.time_s <= t:
+                pulse.add_audience(state, m)
+        pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=float(t)), 5)
+        pulse.decide(state, "s", "", rules, WINDOWS, 0)
+        events += list(state.outbox)
+        del state.outbox[:]
+    (drop,) = alerts(events)
+    assert drop.baseline == pytest.approx(120, rel=0.05) and drop.value < 0.7 * drop.baseline
+    assert 180 < drop.media_s < 260 and "audience" in drop.message
+
+
+def test_reactions_count_with_the_faces_of_their_windows():
+    sad = [0, 0, 0, 0, 0.1, 0.9, 0]
+    state = ev.PulseState()
+    pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=0.0), 5)
+    for i in range(4):  # nobody speaks; a crying face every 2 s
+        reaction = pb.Reaction(index=i, time_s=1 + 2 * i, expression=sad,
+                               faces=[pb.Face(time_s=1 + 2 * i, expression=sad)])
+        assert pulse.add_reaction(state, reaction)
+    assert not pulse.add_reaction(state, pb.Reaction(index=0, time_s=1))
+    pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=10.0), 5)
+    pulse.decide(state, "s", "", [], WINDOWS, 0)
+    first, second = (e.pulse.windows[0] for e in state.outbox)
+    assert first.reactions == 3 and second.reactions == 4 and second.utterances == 0 and second.faces == 1
+    assert int(np.argmax(second.face_expression)) == 5  # sadness
+
+
+def test_the_last_pulse_is_marked_final_once():
+    state = ev.PulseState()
+    pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=0.0), 5)
+    pulse.add_clock(state, ev.StreamClock(stream_id="s", media_s=7.0, cut_index=1), 5)
+    pulse.add_result(state, result(0, 1, 3, POS))
+    pulse.decide(state, "s", "", [], WINDOWS, 0)
+    assert [e.pulse.final for e in state.outbox] == [False]
+    pulse.decide(state, "s", "", [], WINDOWS, 0, final=True)  # ended between ticks: one closing pulse
+    pulse.decide(state, "s", "", [], WINDOWS, 0, final=True)
+    assert [(e.pulse.media_s, e.pulse.final) for e in state.outbox] == [(5.0, False), (7.0, True)]
