@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -358,6 +359,71 @@ def cmd_audience(args) -> int:
     return with_client(args, post)
 
 
+def format_event(e: api_pb2.EventRecord) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.ended_at)) if e.ended_at else "-"
+    return (f"{e.id}  {'live' if e.live else 'file'}  {when}  {e.duration_s:7.1f} s  {e.utterances:4d} utt  "
+            f"sentiment {e.mean_sentiment:+.2f}  negative {e.negative_share:4.0%}  engagement {e.speaking_ratio:4.0%}  "
+            f"audience {e.audience_messages} ({e.audience_sentiment:+.2f})  reactions {e.reactions}  "
+            f"alerts {e.alerts}  {e.name}")
+
+
+def cmd_history(args) -> int:
+    def show(client):
+        for e in client.list_events(args.limit, args.name, args.live):
+            print(json.dumps(MessageToDict(e)) if args.json else format_event(e))
+        return 0
+    return with_client(args, show)
+
+
+ENDED = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
+
+
+def cmd_report(args) -> int:
+    """The event's page: from its own events while they are kept (the figures computed as the history
+    computes them), else from the history; --compare adds ended events from the history."""
+    from emopulse.processing import history
+    from emopulse.report import render_event
+    from emopulse.runtime.settings import Settings
+
+    def missing(exc: grpc.RpcError) -> bool:
+        return exc.code() == grpc.StatusCode.NOT_FOUND
+
+    def report(client):
+        try:
+            job = client.get_job(args.id)
+        except grpc.RpcError as exc:
+            if not missing(exc):
+                raise
+            job = None
+        events = []
+        if job is not None:
+            try:  # an event in progress: what has happened so far
+                events = list(client.subscribe(args.id, timeout=None if job.state in ENDED else args.wait))
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+        stored = []
+        try:
+            stored = client.compare_events([args.id])
+        except grpc.RpcError as exc:
+            if not missing(exc) or job is None:
+                raise
+        if stored:
+            main = stored[0]
+        else:  # not in the history yet (in progress, or just ended): summarised here the same way
+            s = Settings.from_env()
+            main = history.record(job, events, s.history_window_s, s.pulse_every_s)
+        compare = client.compare_events(args.compare) if args.compare else []
+        live = [e for e in events if e.WhichOneof("live")]
+        page = render_event(main, [e.result for e in events if e.HasField("result")],
+                            [e.audience for e in live if e.HasField("audience")],
+                            [e.reaction for e in live if e.HasField("reaction")], compare)
+        Path(args.out).write_text(page)
+        print(f"report written to {args.out}", file=sys.stderr)
+        return 0
+    return with_client(args, report)
+
+
 def cmd_cancel(args) -> int:
     def cancel(client):
         job = client.cancel(args.job_id)
@@ -420,9 +486,23 @@ def parser() -> argparse.ArgumentParser:
     audience = sub.add_parser("audience", help="post audience messages (JSON lines on stdin) beside a live stream")
     audience.add_argument("stream_id")
     audience.set_defaults(run=cmd_audience)
+    hist = sub.add_parser("history", help="ended jobs and streams, newest first, with their figures")
+    hist.add_argument("--name", default="", help="only events whose name contains this")
+    hist.add_argument("--live", action="store_true", help="only live streams")
+    hist.add_argument("--limit", type=int, default=50)
+    hist.add_argument("--json", action="store_true", help="one JSON object per line")
+    hist.set_defaults(run=cmd_history)
+    report = sub.add_parser("report", help="write a job's or stream's report page (sentiment, emotions, alerts, "
+                                           "top moments, audience, reactions), optionally beside other events")
+    report.add_argument("id", help="a job or stream id")
+    report.add_argument("--out", required=True, metavar="REPORT.html")
+    report.add_argument("--compare", nargs="+", default=[], metavar="ID", help="ended events to show side by side")
+    report.add_argument("--wait", type=float, default=5.0, help="a stream in progress: seconds to read its events")
+    report.set_defaults(run=cmd_report)
     from emopulse.training.cli import add_commands
     add_commands(sub)
-    for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop, alerts, audience):
+    for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop, alerts, audience,
+                    hist, report):
         command.add_argument("--gateway", help="HOST:PORT of a running gateway")
     for command in (analyze, watch, live):
         command.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -289,16 +289,27 @@ class Client:
         request = api_pb2.ListWebhookDeliveriesRequest(stream_id=stream_id)
         return list(self.stub.ListWebhookDeliveries(request, timeout=self.timeout).deliveries)
 
-    def post_audience(self, stream_id: str, messages) -> api_pb2.PostAudienceResponse:
+    def post_audience(self, stream_id: str, messages, timeout: float | None = None) -> api_pb2.PostAudienceResponse:
         """Post audience messages (chat, comments) beside a live stream: each a pb.AudienceMessage or a
-        dict with message_id (or id), text, and optionally author and time_s (media seconds; 0 = now)."""
-        return self.stub.PostAudience(audience_messages(stream_id, messages), timeout=self.timeout)
+        dict with message_id (or id), text, and optionally author and time_s (media seconds; 0 = now).
+        The call lasts as long as `messages` does (a live chat), so it has no deadline by default."""
+        return self.stub.PostAudience(audience_messages(stream_id, messages), timeout=timeout)
 
     def subscribe_alerts(self, stream_ids: list[str] = (), kinds: list[int] = (), min_severity: int = 0,
                          timeout: float | None = None) -> Iterator[pb.Alert]:
         """Alerts as they fire from now on, across streams (empty filters match everything)."""
         request = api_pb2.SubscribeAlertsRequest(stream_ids=stream_ids, kinds=kinds, min_severity=min_severity)
         yield from self.stub.SubscribeAlerts(request, timeout=timeout)
+
+    # ---- history ---------------------------------------------------------------------------------
+    def list_events(self, limit: int = 0, name: str = "", live_only: bool = False) -> list[api_pb2.EventRecord]:
+        """Ended jobs and streams, newest first, summarised (name: a part of their name)."""
+        request = api_pb2.ListEventsRequest(limit=limit, name=name, live_only=live_only)
+        return list(self.stub.ListEvents(request, timeout=self.timeout).events)
+
+    def compare_events(self, ids: list[str]) -> list[api_pb2.EventHistory]:
+        """Events side by side: each one's summary, timeline and alerts, in the order given."""
+        return list(self.stub.CompareEvents(api_pb2.CompareEventsRequest(ids=ids), timeout=self.timeout).events)
 
 
 class AsyncClient:

@@ -59,7 +59,7 @@ def stack(tmp_path_factory, s3_server, media_root):
         "EMOPULSE_SHUTDOWN_DRAIN_S": "2",
         "EMOPULSE_OUTAGE_BUDGET_S": "240",     # a 2-minute Triton outage must only pause the work
         "EMOPULSE_STALL_TIMEOUT_S": "400",
-        "EMOPULSE_AUDIENCE_MAX_MESSAGES": "40",  # tests/e2e/test_pulse.py posts past it
+        "EMOPULSE_AUDIENCE_MAX_MESSAGES": "3000",  # tests/e2e/test_history.py posts 50 a second for a minute, then past it
         "EMOPULSE_REQUEUE_AFTER_S": "5",
         "EMOPULSE_FUSION_DEADLINE_S": str(FUSION_DEADLINE_S),
         "EMOPULSE_UPLOAD_LIMIT_BYTES": str(UPLOAD_LIMIT),

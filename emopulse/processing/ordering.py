@@ -1,7 +1,9 @@
 """The order in which Subscribe gives a job's events (pure: bus messages in, events out).
 
 Fusion may finish utterance 3 before 2: a result waits until its predecessors came; progress (and a
-live stream's partials and state changes) passes at once; the summary (or the end) comes last, after any result still waiting. Given the same bus
+live stream's partials and state changes) passes at once; the summary (or the end) comes last, after any result still waiting.
+A live stream's summary also waits for the stream's final pulse (the pulse service decides it, and
+the alerts of the stream's last seconds, once it has seen the summary), so Subscribe gives all of them. Given the same bus
 messages in the same order, the same events come out in the same order, so each event's place in
 that order (its sequence number, 1, 2, ...) is the same for every subscriber and is a resume point.
 """
@@ -20,6 +22,8 @@ class EventOrder:
     next_index: int = 0
     waiting: dict[int, tuple[pb.JobEvent, int]] = field(default_factory=dict)
     ended: bool = False
+    live: bool = False           # a live stream: its summary waits for the final pulse
+    held: tuple[pb.JobEvent, int] | None = None
 
     def add(self, event: pb.JobEvent, bus_seq: int) -> list[pb.JobEvent]:
         """One message from results.<job> (its stream sequence) -> the events to give now."""
@@ -33,12 +37,18 @@ class EventOrder:
             while self.next_index in self.waiting:
                 ready.append(self.waiting.pop(self.next_index))
                 self.next_index += 1
+        elif kind == "summary" and self.live:
+            self.held = (event, bus_seq)
         elif kind in ("summary", "ended"):  # the last event of a job
             ready += self.flush_waiting()
             ready.append((event, bus_seq))
             self.ended = True
-        else:  # progress, and a live stream's partials and state changes
+        else:  # progress, and a live stream's partials, state changes, pulses, alerts ...
             ready.append((event, bus_seq))
+            if self.held and event.HasField("pulse") and event.pulse.final:
+                ready += self.flush_waiting()
+                ready.append(self.held)
+                self.ended = True
         return self._number(ready, final=self.ended)
 
     def end(self, job: pb.Job) -> list[pb.JobEvent]:
@@ -46,7 +56,8 @@ class EventOrder:
         if self.ended:
             return []
         self.ended = True
-        ready = self.flush_waiting() + [(pb.JobEvent(job_id=job.id, ended=job), self.quiet_until_seq + 1)]
+        last = self.held or (pb.JobEvent(job_id=job.id, ended=job), self.quiet_until_seq + 1)
+        ready = self.flush_waiting() + [last]
         return self._number(ready, final=True)
 
     def flush_waiting(self) -> list[tuple[pb.JobEvent, int]]:

@@ -335,10 +335,6 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
         known = [p for p in state.points if p.index < tick.cut_index or final]
         new = [p for p in known if p.end_s <= t]
         windows = {w: window(known, t, w, state.started_s, state.audience, state.reactions) for w in windows_s}
-        state.outbox.add(job_id=stream_id, pulse=pb.Pulse(media_s=t, windows=[windows[w][0] for w in windows_s],
-                                                           utterances=len({p.index for p in known}),
-                                                           final=final and len(state.ticks) == 1))
-        state.final_sent = state.final_sent or (final and len(state.ticks) == 1)
         for rule in rules:
             fired = judge(state, rule, t, windows, new, down=tick.down)
             if fired is None:
@@ -353,6 +349,11 @@ def decide(state: ev.PulseState, stream_id: str, name: str, rules: list[pb.Alert
                              utterances=[p.index for p in evidence], quotes=[p.text for p in evidence],
                              message=describe(rule, value, baseline, win.length_s))
             state.outbox.add(job_id=stream_id, alert=alert)
+        # The pulse after its alerts: the final one closes the stream's events (Subscribe ends there).
+        last = final and len(state.ticks) == 1
+        state.outbox.add(job_id=stream_id, pulse=pb.Pulse(media_s=t, windows=[windows[w][0] for w in windows_s],
+                                                           utterances=len({p.index for p in known}), final=last))
+        state.final_sent = state.final_sent or last
         del state.ticks[0]
         decided = True
     # Points that left the longest window are dropped: the state stays small on a long stream.

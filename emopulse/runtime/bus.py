@@ -3,7 +3,9 @@
 Subjects say what happened:
   jobs.created                 JobCreated        -> transcriber
   utterances.<job>             UtteranceEvent    -> audiotext, vision, fusion
+  reactions.<job>              ReactionRequest   transcriber/ingest -> vision (a moment nobody spoke in; stream UTTERANCES)
   features.<modality>.<job>    Feature           -> fusion
+  features.reaction.<job>      ReactionFeature   vision -> fusion (one answer per reaction request)
   results.<job>                JobEvent          -> gateway Subscribe (replayed from the start)
   push.<stream>                PushedMedia       gateway PushStream -> the stream's ingest
   streams.wake (core NATS)     -                 a stream was started: ingest replicas look for it now
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_S = 15 * 60
 STREAMS = {
     "JOBS": ["jobs.>"],
-    "UTTERANCES": ["utterances.>"],
+    "UTTERANCES": ["utterances.>", "reactions.>"],
     "FEATURES": ["features.>"],
     "RESULTS": ["results.>"],
     "PUSH": ["push.>"],
@@ -59,6 +61,8 @@ ADVISORIES = "ADVISORIES"
 ALL_STREAMS = [*STREAMS, ADVISORIES, AUDIENCE]  # what ensure_streams creates (the chart sizes NATS for them)
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 JOBS_BUCKET = "jobs"
+FUSION_BUCKET = "fusion"
+VISION_REACTIONS = "vision-reactions"  # vision's durable consumer of reactions.> (the watchdog reads its activity)
 STREAMS_BUCKET = "streams"
 STREAMS_WAKE = "streams.wake"
 TERMINAL = {pb.SUCCEEDED, pb.FAILED, pb.CANCELLED}
@@ -70,6 +74,10 @@ def jobs_subject() -> str:
 
 def utterances_subject(job_id: str) -> str:
     return f"utterances.{job_id}"
+
+
+def reactions_subject(job_id: str) -> str:
+    return f"reactions.{job_id}"
 
 
 def features_subject(modality: str, job_id: str) -> str:
@@ -138,9 +146,30 @@ async def kv_keys(js: JetStreamContext, name: str) -> list[str]:
     return [subject.removeprefix(prefix) for subject in (info.state.subjects or {})]
 
 
-async def publish(js: JetStreamContext, subject: str, message, msg_id: str, service: str) -> None:
-    await js.publish(subject, message.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
+async def read_subject(js: JetStreamContext, stream: str, subject: str, timeout_s: float = 10.0) -> list[bytes]:
+    """Every message on `subject` so far, oldest first: an ordered consumer read up to the last one."""
+    try:
+        last = (await js.get_last_msg(stream, subject)).seq
+    except NotFoundError:
+        return []
+    sub = await js.subscribe(subject, ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    out = []
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=timeout_s)
+            out.append(msg.data)
+            if msg.metadata.sequence.stream >= last:
+                return out
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def publish(js: JetStreamContext, subject: str, message, msg_id: str, service: str) -> bool:
+    """Publish with a message id; False when JetStream dropped it as a repeat of that id."""
+    ack = await js.publish(subject, message.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
     metrics.EVENTS_PUBLISHED.labels(service, subject.split(".", 1)[0]).inc()
+    return not ack.duplicate
 
 
 async def cas(kv, key: str, parse, change) -> tuple[object, bool]:
@@ -305,6 +334,7 @@ class Consumer:
     max_deliver: int = 5
     outage_budget_s: float = 300.0
     drain_s: float = 8.0
+    with_subject: bool = False  # handler(subject, data), give_up(subject, data, error): several kinds on one consumer
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
@@ -352,7 +382,7 @@ class Consumer:
         metrics.IN_FLIGHT.labels(self.service).inc()
         beat = asyncio.create_task(self._heartbeat(msg))
         try:
-            later = await self._attempt(msg.data, stopping)
+            later = await self._attempt(msg.data, stopping, msg.subject)
             if later is not None:
                 await msg.nak(delay=max(0.1, later))
             else:
@@ -366,7 +396,8 @@ class Consumer:
             if isinstance(exc, OutageTooLong) or delivered >= self.max_deliver:
                 log.error("giving up after %d deliveries: %s", delivered, exc)
                 try:
-                    await self._give_up(msg.data, exc, "outage" if isinstance(exc, OutageTooLong) else "input")
+                    await self._give_up(msg.data, exc, "outage" if isinstance(exc, OutageTooLong) else "input",
+                                        msg.subject)
                     await msg.ack()
                 except Exception:  # left to redelivery, then to the max-deliveries advisory
                     log.exception("give-up failed; the message stays on the stream")
@@ -379,12 +410,12 @@ class Consumer:
             metrics.IN_FLIGHT.labels(self.service).dec()
             slots.release()
 
-    async def _attempt(self, data: bytes, stopping: asyncio.Event) -> float | None:
+    async def _attempt(self, data: bytes, stopping: asyncio.Event, subject: str) -> float | None:
         """Run the handler; an outage is waited out in place (the heartbeat keeps the lease)."""
         outage_since = None
         while True:
             try:
-                return await self.handler(data)
+                return await (self.handler(subject, data) if self.with_subject else self.handler(data))
             except Exception as exc:
                 if not is_outage(exc) and await self.dependencies.ready():
                     raise
@@ -399,9 +430,9 @@ class Consumer:
                 if stopping.is_set():
                     await asyncio.Event().wait()  # let shutdown cancel us: the message is nak'd
 
-    async def _give_up(self, data: bytes, error: BaseException, why: str) -> None:
+    async def _give_up(self, data: bytes, error: BaseException, why: str, subject: str) -> None:
         metrics.GIVE_UPS.labels(self.service, why).inc()
-        await self.give_up(data, error)
+        await (self.give_up(subject, data, error) if self.with_subject else self.give_up(data, error))
 
     async def _heartbeat(self, msg: Msg) -> None:
         """Tell JetStream the message is still being worked on, so ack_wait bounds only dead workers."""
@@ -430,7 +461,7 @@ class Consumer:
                     original = await self.js.get_msg(self.stream, info["stream_seq"])
                     await self._give_up(original.data, WorkerDied(
                         f"its worker stopped {info.get('deliveries', self.max_deliver)} times while handling it"),
-                        "worker died")
+                        "worker died", original.subject)
                 except NotFoundError:
                     pass  # the message itself is gone (aged out): nothing left to record
                 except Exception:

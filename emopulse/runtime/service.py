@@ -44,8 +44,9 @@ class Runtime:
         self.service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
 
-    async def publish(self, subject: str, message, msg_id: str) -> None:
-        await bus.publish(self.js, subject, message, msg_id, self.name)
+    async def publish(self, subject: str, message, msg_id: str) -> bool:
+        """Publish with a message id; False when JetStream dropped it as a repeat of that id."""
+        return await bus.publish(self.js, subject, message, msg_id, self.name)
 
     def consumer(self, stream: str, subject: str, durable: str, handler, give_up) -> bus.Consumer:
         s = self.settings

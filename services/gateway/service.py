@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge
 from emopulse.processing import pulse, sources
 from emopulse.processing.live import stream_view
 from emopulse.processing.ordering import EventOrder
-from emopulse.runtime import bus, webhooks
+from emopulse.runtime import bus, history_store, webhooks
 from emopulse.runtime.alert_store import DELIVERIES_BUCKET, RULES_BUCKET, load_deliveries, load_rules
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.watchdog import watch_jobs
@@ -32,6 +32,7 @@ SUBSCRIPTIONS = Gauge("emopulse_gateway_active_subscriptions", "Open Subscribe s
 UPLOAD_BYTES = Counter("emopulse_gateway_upload_bytes_total", "Bytes received by Upload")
 JOBS_CREATED = Counter("emopulse_gateway_jobs_created_total", "Jobs accepted")
 MAX_PAGE = 1000
+MAX_COMPARE = 10  # events side by side in one CompareEvents
 END_CHECK_S = 5.0  # a quiet Subscribe looks at the job record this often
 PUSH_PART_BYTES = 256 * 1024  # pushed media goes on the bus in parts this big (NATS's payload limit is 1 MB)
 STREAM_ID_HEADER = "emopulse-stream-id"
@@ -78,6 +79,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         self.rt = runtime
         self.leases = None  # the KV bucket of live streams' leases, opened on the first stream
         self.buckets: dict[str, object] = {}  # alert rules and webhook log, opened on first use
+        self.history = None  # the history database, opened on first use
         api_pb2_grpc.add_EmoPulseServicer_to_server(self, runtime.server)
         runtime.service_names.append(api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name)
 
@@ -295,6 +297,33 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         await self._stream(request.stream_id)
         return await load_deliveries(await self._kv(DELIVERIES_BUCKET), request.stream_id)
 
+    # ---- history ---------------------------------------------------------------------------------
+    async def _history(self, call, *args):
+        """A call on the history store, off the event loop; an unreachable database is UNAVAILABLE."""
+        try:
+            if self.history is None:
+                s = self.rt.settings
+                self.history = await asyncio.to_thread(history_store.open_store, s.history_url, s.data_dir)
+            return await asyncio.to_thread(getattr(self.history, call), *args)
+        except history_store.HistoryUnavailable as exc:
+            raise ApiError(grpc.StatusCode.UNAVAILABLE, str(exc)) from None
+
+    @_api
+    async def ListEvents(self, request, context):
+        if request.limit < 0:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "limit cannot be negative")
+        return api_pb2.ListEventsResponse(events=await self._history("list", request.limit, request.name[:200],
+                                                                     request.live_only))
+
+    @_api
+    async def CompareEvents(self, request, context):
+        if not 1 <= len(request.ids) <= MAX_COMPARE:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"give 1 to {MAX_COMPARE} event ids, not {len(request.ids)}")
+        try:
+            return api_pb2.CompareEventsResponse(events=await self._history("get", list(request.ids)))
+        except KeyError as exc:
+            raise ApiError(grpc.StatusCode.NOT_FOUND, str(exc.args[0] if exc.args else exc)) from None
+
     # ---- audience --------------------------------------------------------------------------------
     @_api
     async def PostAudience(self, request_iterator, context):
@@ -317,6 +346,9 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             if problem:
                 raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"message {n}: {problem} ({accepted} accepted before it)")
             if held >= s.audience_max_messages:
+                if await self._audience_kept(job.id, message.message_id):
+                    duplicates += 1  # a repeat at the limit is still only a repeat
+                    continue
                 raise ApiError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                f"stream {job.id} holds {held} audience messages, the most one stream keeps "
                                f"(AUDIENCE_MAX_MESSAGES); {accepted} of this call were accepted")
@@ -333,6 +365,13 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             accepted += 1
             streams[job.id][1] = held + 1
         return api_pb2.PostAudienceResponse(accepted=accepted, duplicates=duplicates)
+
+    async def _audience_kept(self, stream_id: str, message_id: str) -> bool:
+        try:
+            await self.rt.js.get_last_msg(bus.AUDIENCE, bus.audience_subject(stream_id, message_id))
+            return True
+        except NotFoundError:
+            return False
 
     async def SubscribeAlerts(self, request, context) -> AsyncIterator[pb.Alert]:
         """Alerts as they fire, from now on, across the streams the filter names."""
@@ -365,7 +404,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "after must be a sequence number, 0 or more")
         SUBSCRIPTIONS.inc()
         try:
-            order = EventOrder(after=request.after if request.start == api_pb2.SubscribeRequest.AFTER else 0)
+            order = EventOrder(after=request.after if request.start == api_pb2.SubscribeRequest.AFTER else 0,
+                               live=job.HasField("stream"))
             if request.start == api_pb2.SubscribeRequest.NOW:
                 order.quiet_until_seq = await self._last_seq(job.id)
             async for event in self._replay(job.id, order):

@@ -7,6 +7,9 @@ pulses on results.<stream> and pulse.<stream>, alerts on results.<stream> and al
 restart reads on from its durable consumers and its stored state, so no pulse is lost or doubled.
 Webhooks consume alerts.>: each delivery attempt is logged (KV "webhooks"), and a failed one comes
 back after a backoff as the same message redelivered (a timer that survives a crash).
+History: when any job or stream ends (after a stream's last pulse and alerts), its events are read
+back from results.<job>, summarised (emopulse.processing.history) and saved in the history
+database; a redelivery saves the same record again, so nothing is lost or doubled.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import time
 import aiohttp
 from prometheus_client import Counter, Gauge
 
-from emopulse.processing import pulse
-from emopulse.runtime import bus, webhooks
+from emopulse.processing import history, pulse
+from emopulse.runtime import bus, history_store, webhooks
 from emopulse.runtime.alert_store import DELIVERIES_BUCKET, MAX_LOG, RULES_BUCKET, load_deliveries, load_rules
 from emopulse.runtime.service import Runtime
 from emopulse.v1 import api_pb2
@@ -45,13 +48,14 @@ class PulseService:
         self.rt = runtime
         self.windows = runtime.settings.pulse_windows()
         self.every_s = runtime.settings.pulse_every_s
-        self.kv = self.rules = self.deliveries = None
+        self.kv = self.rules = self.deliveries = self.history = None
         self.is_stream: dict[str, tuple[bool, str]] = {}
         self.session: aiohttp.ClientSession | None = None
         self.shown: dict[str, float] = {}  # streams in this replica's gauges, and when last set
 
     async def run(self, stopping: asyncio.Event) -> None:
         js, s = self.rt.js, self.rt.settings
+        self.history = await asyncio.to_thread(history_store.open_store, s.history_url, s.data_dir)
         self.kv = await bus.bucket(js, STATE_BUCKET, s)
         self.rules = await bus.bucket(js, RULES_BUCKET, s)
         self.deliveries = await bus.bucket(js, DELIVERIES_BUCKET, s)
@@ -80,23 +84,41 @@ class PulseService:
     async def on_result(self, data: bytes) -> None:
         event = pb.JobEvent.FromString(data)
         kind = event.WhichOneof("event") or event.WhichOneof("live")
-        if kind not in ("result", "summary", "ended", "audience"):
+        if kind not in ("result", "summary", "ended", "audience", "reaction"):
             return  # progress, partials, state changes, and our own pulses and alerts
         live, _ = await self._stream(event.job_id)
-        if not live:
-            return
-        if kind == "result":
+        if kind in ("summary", "ended"):
+            if live:
+                def end(st: ev.PulseState) -> bool:
+                    if st.ended:
+                        return False
+                    st.ended = True
+                    return True
+                await self._step(event.job_id, end, final=True)
+                self._forget(event.job_id)
+            await self._record(event)
+        elif not live:
+            return  # a file's pulse is its history record, made when it ends
+        elif kind == "result":
             await self._step(event.job_id, lambda st: pulse.add_result(st, event.result))
         elif kind == "audience":
             await self._step(event.job_id, lambda st: pulse.add_audience(st, event.audience))
         else:
-            def end(st: ev.PulseState) -> bool:
-                if st.ended:
-                    return False
-                st.ended = True
-                return True
-            await self._step(event.job_id, end, final=True)
-            self._forget(event.job_id)
+            await self._step(event.job_id, lambda st: pulse.add_reaction(st, event.reaction))
+
+    async def _record(self, last: pb.JobEvent) -> None:
+        """Summarise the ended job from its events and save it in the history."""
+        job = await self.rt.jobs.get(last.job_id)
+        if job is None:
+            return
+        if last.HasField("ended"):
+            job.state, job.reason = last.ended.state, last.ended.reason
+        else:
+            job.state = pb.SUCCEEDED  # the summary is the last event of a job that succeeded
+        data = await bus.read_subject(self.rt.js, "RESULTS", bus.results_subject(job.id))
+        entry = history.record(job, [pb.JobEvent.FromString(d) for d in data], self.rt.settings.history_window_s,
+                               self.every_s)
+        await asyncio.to_thread(self.history.save, entry)
 
     async def on_clock(self, data: bytes) -> None:
         clock = ev.StreamClock.FromString(data)
@@ -126,9 +148,10 @@ class PulseService:
                 subject = bus.pulse_subject(stream_id)
             else:
                 key, subject = f"alert:{event.alert.id}", bus.alerts_subject(stream_id)
-            await self.rt.publish(bus.results_subject(stream_id), event, key)
+            first = await self.rt.publish(bus.results_subject(stream_id), event, key)
             await self.rt.publish(subject, event, key)
-            self._count(stream_id, event)
+            if first:  # a replica that raced this one to the same outbox counts nothing twice
+                self._count(stream_id, event)
         sent = {e.SerializeToString() for e in events}
 
         def clear(st: ev.PulseState) -> bool:

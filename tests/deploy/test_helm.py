@@ -33,7 +33,7 @@ CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/
 # The settings the chart sets itself; every other setting comes from `settings` in values.
 MANAGED = {"EMOPULSE_NATS_URL", "EMOPULSE_STREAM_REPLICAS", "EMOPULSE_TRITON_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT",
            "EMOPULSE_DATA_DIR", "EMOPULSE_STORAGE", "EMOPULSE_S3_BUCKET", "EMOPULSE_S3_ENDPOINT_URL",
-           "EMOPULSE_S3_REGION"}
+           "EMOPULSE_S3_REGION", "EMOPULSE_HISTORY_URL"}
 # What a service cannot run without (the storage ones when storage.type=s3).
 NEEDED = {"EMOPULSE_NATS_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT", "EMOPULSE_DATA_DIR",
           "EMOPULSE_STORAGE"}
@@ -714,3 +714,39 @@ def test_pulse_can_be_disabled(helm):
     docs = render(helm, "--set", "components.pulse.enabled=false", "--set", "networkPolicy.enabled=true")
     assert not [d for d in docs if d["metadata"]["name"] == "t-emopulse-pulse"]
     assert deployment_of(docs, "gateway")
+
+
+# The history store: every replica of the gateway and the pulse on one database --------------------
+
+def test_history_url_reaches_the_gateway_and_the_pulse(helm, rendered):
+    """history.existingSecret (preferred) or history.databaseUrl -> EMOPULSE_HISTORY_URL on the
+    components with usesHistory (gateway, pulse) and on no other; neither -> no variable (each pod
+    its own sqlite file); egress-limited pods (the pulse) may reach the database's port."""
+    def history_env(docs) -> dict[str, dict]:
+        return {d["metadata"]["labels"]["app.kubernetes.io/component"]: env_of(pod_spec(d)["containers"][0])["EMOPULSE_HISTORY_URL"]
+                for d in docs.of("Deployment") if "EMOPULSE_HISTORY_URL" in env_of(pod_spec(d)["containers"][0])}
+
+    assert history_env(rendered()) == {}
+    secret = render(helm, "--set", "history.existingSecret=emopulse-history", "--set", "networkPolicy.enabled=true",
+                    "--set", "history.databaseUrl=postgresql://ignored:x@db:5999/emo")          # the Secret wins
+    ref = {"valueFrom": {"secretKeyRef": {"name": "emopulse-history", "key": "url"}}}
+    assert history_env(secret) == {"gateway": {"name": "EMOPULSE_HISTORY_URL", **ref},
+                                   "pulse": {"name": "EMOPULSE_HISTORY_URL", **ref}}
+    for doc in secret.of("Deployment") + secret.of("NetworkPolicy"):
+        kubernetes_validate.validate(doc, K8S_VERSIONS[-1], strict=True)
+    assert "emopulse-history" not in {d["metadata"]["name"] for d in secret.of("Secret")}   # the user's own
+    egress = secret.named("NetworkPolicy", "t-emopulse-pulse")["spec"]["egress"]
+    assert {(5432, "TCP")} in [egress_ports(r) for r in egress]
+    assert "egress" not in secret.named("NetworkPolicy", "t-emopulse-gateway")["spec"]          # egress left open
+    keyed = render(helm, "--set", "history.existingSecret=db", "--set", "history.secretKey=HISTORY_URL")
+    assert history_env(keyed)["pulse"]["valueFrom"]["secretKeyRef"] == {"name": "db", "key": "HISTORY_URL"}
+    # a plain URL: as a value, its port in the egress rule
+    url = "postgresql://emopulse:pw@pg.db.svc:6543/emopulse"
+    plain = render(helm, "--set", f"history.databaseUrl={url}", "--set", "networkPolicy.enabled=true")
+    assert {k: v["value"] for k, v in history_env(plain).items()} == {"gateway": url, "pulse": url}
+    assert Settings.from_env(emopulse_env(plain, "gateway")).history_url == url
+    assert {(6543, "TCP")} in [egress_ports(r) for r in plain.named("NetworkPolicy", "t-emopulse-pulse")["spec"]["egress"]]
+    # a URL the service would refuse fails without printing it; HISTORY_URL is not a `settings` entry
+    bad = helm_template(helm, "--set", "history.databaseUrl=mysql://emopulse:hunter2@db/emo")
+    assert bad.returncode != 0 and "history.databaseUrl must be postgresql://" in bad.stderr and "hunter2" not in bad.stderr
+    assert helm_template(helm, "--set-string", "settings.HISTORY_URL=postgresql://x").returncode != 0

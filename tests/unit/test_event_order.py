@@ -54,3 +54,14 @@ def test_a_lost_last_event_ends_with_the_job():
     ended = order.end(pb.Job(id="j", state=pb.FAILED, reason="stalled"))
     assert describe(given + ended) == [(1, "progress", None), (2, "result", 1), (3, "ended", None)]
     assert order.ended and order.add(result(0), 99) == []
+
+
+def test_a_live_streams_summary_waits_for_its_final_pulse_and_last_alerts():
+    pulse = lambda t, final=False: pb.JobEvent(job_id="j", pulse=pb.Pulse(media_s=t, final=final))  # noqa: E731
+    alert = pb.JobEvent(job_id="j", alert=pb.Alert(id="j.spike.1"))
+    bus = [result(0), pulse(5), result(1), SUMMARY, alert, pulse(7, final=True), pulse(7, final=True)]
+    kinds = [(e.sequence, e.WhichOneof("event") or e.WhichOneof("live")) for e in give(EventOrder(live=True), bus)]
+    assert kinds == [(1, "result"), (2, "pulse"), (3, "result"), (4, "alert"), (5, "pulse"), (6, "summary")]
+    order = EventOrder(live=True)  # the pulse service never answers: the job's end releases the summary
+    given = give(order, bus[:4])
+    assert [e.WhichOneof("event") for e in given + order.end(pb.Job(id="j", state=pb.SUCCEEDED))][-1] == "summary"

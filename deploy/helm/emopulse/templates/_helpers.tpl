@@ -136,8 +136,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Egress rules of a component whose NetworkPolicy limits egress (emopulse.limitsEgress): DNS;
      NATS (the bundled pods, else any address on the ports of nats.url); Triton when it uses it
      (the bundled pods, else any address on the port of triton.externalUrl); S3 with
-     storage.type=s3 when it uses storage (any address on the endpoint's port, 443 for AWS); then
-     its sourceEgress and webhookEgress. (list $ component) */}}
+     storage.type=s3 when it uses storage (any address on the endpoint's port, 443 for AWS); the
+     history database when it uses history and one is set (any address on its port); then its
+     sourceEgress and webhookEgress. (list $ component) */}}
 {{- define "emopulse.egressRules" -}}
 {{- $ := index . 0 -}}{{- $c := index . 1 -}}
 - ports:
@@ -177,6 +178,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - ports:
     - {port: {{ include "emopulse.addressPort" (list $.Values.storage.s3.endpoint (ternary 80 443 (hasPrefix "http://" $.Values.storage.s3.endpoint))) }}, protocol: TCP}
 {{- end }}
+{{- if and $c.usesHistory (or $.Values.history.existingSecret $.Values.history.databaseUrl) }}
+- ports:
+    - {port: {{ ternary $.Values.history.port (include "emopulse.addressPort" (list $.Values.history.databaseUrl 5432)) (not (empty $.Values.history.existingSecret)) }}, protocol: TCP}
+{{- end }}
 {{- with $c.sourceEgress }}
 {{ toYaml . }}
 {{- end }}
@@ -203,6 +208,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: AWS_SECRET_ACCESS_KEY
   valueFrom:
     secretKeyRef: {name: {{ $secret }}, key: {{ .Values.storage.s3.secretAccessKeyKey }}}
+{{- end }}
+{{- end -}}
+
+{{/* EMOPULSE_HISTORY_URL: from history.existingSecret (preferred: the URL holds a password), else
+     history.databaseUrl, else none (the service's own sqlite file in its data dir). The URL is
+     never printed: it may hold a password. */}}
+{{- define "emopulse.historyEnv" -}}
+{{- $h := .Values.history -}}
+{{- if $h.existingSecret }}
+- name: EMOPULSE_HISTORY_URL
+  valueFrom:
+    secretKeyRef: {name: {{ $h.existingSecret }}, key: {{ required "history.secretKey (the URL's key in history.existingSecret) is required" $h.secretKey }}}
+{{- else if $h.databaseUrl }}
+{{- if not (regexMatch "^(postgresql|postgres)://|^sqlite:///" $h.databaseUrl) }}
+{{- fail "history.databaseUrl must be postgresql://user:password@host:port/db (or sqlite:///abs/path.db), or the service refuses to start" }}
+{{- end }}
+- name: EMOPULSE_HISTORY_URL
+  value: {{ $h.databaseUrl | quote }}
 {{- end }}
 {{- end -}}
 
@@ -238,6 +261,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "emopulse.s3CredentialEnv" $ }}
 {{- else if eq $s.type "local" }}
 {{- $_ := required "storage.local.existingClaim (a ReadWriteMany PVC shared by every pod) is required when storage.type=local" $s.local.existingClaim }}
+{{- end }}
+{{- if $c.usesHistory }}
+{{- include "emopulse.historyEnv" $ }}
 {{- end }}
 {{- range $k, $v := (include "emopulse.componentSettings" . | fromJson) }}
 - name: EMOPULSE_{{ $k }}
