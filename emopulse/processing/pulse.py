@@ -288,6 +288,7 @@ def add_audience(state: ev.PulseState, message: pb.AudienceMessage) -> bool:
     if any(m.message_id == message.message_id for m in state.audience):
         return False
     state.audience.append(message)
+    state.audience_count += 1
     return True
 
 

@@ -234,7 +234,7 @@ class RuleState(_message.Message):
     def __init__(self, rule: _Optional[str] = ..., since_s: _Optional[float] = ..., firing: _Optional[bool] = ..., last_fired_s: _Optional[float] = ..., fired: _Optional[int] = ..., n: _Optional[int] = ..., mean: _Optional[float] = ..., variance: _Optional[float] = ..., cusum_up: _Optional[float] = ..., cusum_down: _Optional[float] = ..., last_index: _Optional[int] = ...) -> None: ...
 
 class PulseState(_message.Message):
-    __slots__ = ("points", "contiguous", "ticks", "next_tick_s", "rules", "outbox", "ended", "started_s", "alerts", "down", "audience", "reactions", "media_s", "final_sent")
+    __slots__ = ("points", "contiguous", "ticks", "next_tick_s", "rules", "outbox", "ended", "started_s", "alerts", "down", "audience", "reactions", "media_s", "final_sent", "audience_count")
     POINTS_FIELD_NUMBER: _ClassVar[int]
     CONTIGUOUS_FIELD_NUMBER: _ClassVar[int]
     TICKS_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +249,7 @@ class PulseState(_message.Message):
     REACTIONS_FIELD_NUMBER: _ClassVar[int]
     MEDIA_S_FIELD_NUMBER: _ClassVar[int]
     FINAL_SENT_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_COUNT_FIELD_NUMBER: _ClassVar[int]
     points: _containers.RepeatedCompositeFieldContainer[PulsePoint]
     contiguous: int
     ticks: _containers.RepeatedCompositeFieldContainer[StreamClock]
@@ -263,4 +264,5 @@ class PulseState(_message.Message):
     reactions: _containers.RepeatedCompositeFieldContainer[_results_pb2.Reaction]
     media_s: float
     final_sent: bool
-    def __init__(self, points: _Optional[_Iterable[_Union[PulsePoint, _Mapping]]] = ..., contiguous: _Optional[int] = ..., ticks: _Optional[_Iterable[_Union[StreamClock, _Mapping]]] = ..., next_tick_s: _Optional[float] = ..., rules: _Optional[_Iterable[_Union[RuleState, _Mapping]]] = ..., outbox: _Optional[_Iterable[_Union[_results_pb2.JobEvent, _Mapping]]] = ..., ended: _Optional[bool] = ..., started_s: _Optional[float] = ..., alerts: _Optional[int] = ..., down: _Optional[bool] = ..., audience: _Optional[_Iterable[_Union[_results_pb2.AudienceMessage, _Mapping]]] = ..., reactions: _Optional[_Iterable[_Union[_results_pb2.Reaction, _Mapping]]] = ..., media_s: _Optional[float] = ..., final_sent: _Optional[bool] = ...) -> None: ...
+    audience_count: int
+    def __init__(self, points: _Optional[_Iterable[_Union[PulsePoint, _Mapping]]] = ..., contiguous: _Optional[int] = ..., ticks: _Optional[_Iterable[_Union[StreamClock, _Mapping]]] = ..., next_tick_s: _Optional[float] = ..., rules: _Optional[_Iterable[_Union[RuleState, _Mapping]]] = ..., outbox: _Optional[_Iterable[_Union[_results_pb2.JobEvent, _Mapping]]] = ..., ended: _Optional[bool] = ..., started_s: _Optional[float] = ..., alerts: _Optional[int] = ..., down: _Optional[bool] = ..., audience: _Optional[_Iterable[_Union[_results_pb2.AudienceMessage, _Mapping]]] = ..., reactions: _Optional[_Iterable[_Union[_results_pb2.Reaction, _Mapping]]] = ..., media_s: _Optional[float] = ..., final_sent: _Optional[bool] = ..., audience_count: _Optional[int] = ...) -> None: ...

@@ -17,6 +17,7 @@ import asyncio
 import time
 
 import aiohttp
+from nats.js.errors import KeyNotFoundError
 from prometheus_client import Counter, Gauge
 
 from emopulse.processing import history, pulse
@@ -89,6 +90,8 @@ class PulseService:
         live, _ = await self._stream(event.job_id)
         if kind in ("summary", "ended"):
             if live:
+                await self._audience_scored(event.job_id)
+
                 def end(st: ev.PulseState) -> bool:
                     if st.ended:
                         return False
@@ -105,6 +108,23 @@ class PulseService:
             await self._step(event.job_id, lambda st: pulse.add_audience(st, event.audience))
         else:
             await self._step(event.job_id, lambda st: pulse.add_reaction(st, event.reaction))
+
+    async def _audience_scored(self, stream_id: str) -> None:
+        """Wait until every audience message the stream kept has come back scored, so its last pulse
+        counts them all (the text model may still be working through a busy chat when it ends); at
+        most FUSION_DEADLINE_S, as for a modality that is late."""
+        deadline = time.monotonic() + self.rt.settings.fusion_deadline_s
+        while time.monotonic() < deadline:
+            info = await self.rt.js.stream_info(bus.AUDIENCE, subjects_filter=bus.audience_subject(stream_id))
+            try:
+                state = ev.PulseState.FromString((await self.kv.get(stream_id)).value or b"")
+            except KeyNotFoundError:
+                state = ev.PulseState()
+            if state.audience_count >= len(info.state.subjects or {}):
+                return
+            await asyncio.sleep(0.5)
+        self.rt.log.warning("the stream ended with audience messages still unscored: its last pulse goes without them",
+                            extra={"job_id": stream_id})
 
     async def _record(self, last: pb.JobEvent) -> None:
         """Summarise the ended job from its events and save it in the history."""
