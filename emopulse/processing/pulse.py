@@ -287,7 +287,8 @@ def add_audience(state: ev.PulseState, message: pb.AudienceMessage) -> bool:
     """Keep one scored audience message (once). It counts in the pulses decided after it came."""
     if any(m.message_id == message.message_id for m in state.audience):
         return False
-    state.audience.append(message)
+    # Only what the windows read: a busy chat keeps thousands inside the longest window.
+    state.audience.add(message_id=message.message_id, time_s=message.time_s, sentiment=message.sentiment)
     state.audience_count += 1
     return True
 

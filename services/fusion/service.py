@@ -3,7 +3,8 @@ the result, and finish the job when every utterance is fused.
 
 State lives in a KV bucket and changes only by compare-and-set, so any number of replicas can run:
   <job>.<index>  FusionRecord: the utterance, its features, and the result once one replica's CAS won;
-  <job>          FusionJob: the transcript's end and the set of fused indices (counts derive from it).
+  <job>          FusionJob: the transcript's end, the set of fused indices (counts derive from it), and
+                 the reactions answered (a job ends when its utterances are fused and its reactions answered).
 The deadline is the utterance message itself, redelivered at the deadline to whichever replica is
 alive; it then fuses what is there and names the modalities that timed out. Publishing is idempotent
 (message ids), so every step is safe to repeat after a crash.
@@ -11,6 +12,7 @@ alive; it then fuses what is there and names the modalities that timed out. Publ
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import numpy as np
@@ -24,7 +26,7 @@ from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
 
 MODEL = "fusion"
-BUCKET = "fusion"
+BUCKET = bus.FUSION_BUCKET
 FALLBACK = "fallback: late fusion in the fusion service, the fusion model failed"
 
 FUSED = Counter("emopulse_fusion_utterances_fused_total", "Utterances fused")
@@ -50,7 +52,9 @@ class Fusion:
         self.kv = await bus.bucket(self.rt.js, BUCKET, self.rt.settings)
         utterances = self.rt.consumer("UTTERANCES", "utterances.>", "fusion-utterances", self.on_utterance,
                                       self.give_up_utterance)
-        features = self.rt.consumer("FEATURES", "features.>", "fusion", self.on_feature, self.give_up_feature)
+        # One consumer for every feature; reaction answers (features.reaction.<job>) are told by subject.
+        features = dataclasses.replace(self.rt.consumer("FEATURES", "features.>", "fusion", self.on_any_feature,
+                                                        self.give_up_any_feature), with_subject=True)
         await asyncio.gather(utterances.run(stopping), features.run(stopping))
 
     # ---- state (compare-and-set) -------------------------------------------------------------
@@ -87,6 +91,29 @@ class Fusion:
                 return deadline - time.time()  # this message comes back at the deadline
             await self._fuse(record)
         return None
+
+    async def on_any_feature(self, subject: str, data: bytes) -> None:
+        if subject.startswith("features.reaction."):
+            await self.on_reaction(data)
+        else:
+            await self.on_feature(data)
+
+    async def give_up_any_feature(self, subject: str, data: bytes, error: BaseException) -> None:
+        if subject.startswith("features.reaction."):
+            await self.on_reaction(data)  # recording an answer needs no model: a failure here is the bus's
+        else:
+            await self.give_up_feature(data, error)
+
+    async def on_reaction(self, data: bytes) -> None:
+        """One reaction answered: noted once; the job may be complete now."""
+        answer = ev.ReactionFeature.FromString(data)
+        if not await self._live(answer.job_id):
+            return
+        record, added = await bus.cas(self.kv, answer.job_id, ev.FusionJob.FromString,
+                                      lambda r: fusion.add_reaction(r, answer))
+        if added:  # progress: the watchdog sees the job move while vision reads its reactions
+            await self.rt.jobs.update(answer.job_id, lambda j: None)
+        await self.check_complete(answer.job_id, record)
 
     async def on_feature(self, data: bytes) -> None:
         f = ev.Feature.FromString(data)
@@ -187,8 +214,10 @@ class Fusion:
         await self.check_complete(job_id, record)
 
     async def check_complete(self, job_id: str, record: ev.FusionJob) -> None:
-        """When every utterance of a transcribed job is fused: mark SUCCEEDED, then publish the summary."""
-        if not record.HasField("done") or len(record.fused) < record.done.utterance_count:
+        """When every utterance of a transcribed job is fused and every reaction answered: mark SUCCEEDED,
+        then publish the summary."""
+        if not record.HasField("done") or len(record.fused) < record.done.utterance_count \
+                or not fusion.reactions_answered(record):
             return
         done = record.done
         results = [(await self._record(job_id, i, lambda r: False)).result for i in range(done.utterance_count)]
@@ -200,10 +229,12 @@ class Fusion:
         job = await self.rt.jobs.update(job_id, succeed)
         if job is None or job.state != pb.SUCCEEDED:
             return
-        summary = fusion.summarise(results, done.duration_s, done.language, done.note)
+        reactions = [r for r in record.reactions if r.index < done.reaction_count]
+        summary = fusion.summarise(results, done.duration_s, done.language, done.note, reactions)
         await self.rt.publish(bus.results_subject(job_id), pb.JobEvent(job_id=job_id, summary=summary), f"summary:{job_id}")
         await asyncio.to_thread(self.rt.store.delete_spans, job_id)
-        self.rt.log.info("job succeeded: %d utterances", len(results), extra={"job_id": job_id})
+        self.rt.log.info("job succeeded: %d utterances, %d reactions", len(results), len(reactions),
+                         extra={"job_id": job_id})
 
 
 def build(runtime: Runtime) -> Fusion:

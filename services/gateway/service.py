@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import time
 import uuid
 from typing import AsyncIterator
@@ -461,7 +462,10 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                     except NatsError:
                         continue
                     quiet_checks = quiet_checks + 1 if job is None or job.state in bus.TERMINAL else 0
-                    if quiet_checks >= 2:  # ended, and nothing more came: the end event was lost
+                    # A live stream's summary waits for its final pulse, which may take the pulse
+                    # service up to FUSION_DEADLINE_S (scoring the audience's last messages).
+                    needed = 2 + (math.ceil(self.rt.settings.fusion_deadline_s / END_CHECK_S) if order.held else 0)
+                    if quiet_checks >= needed:  # ended, and nothing more came: the end event was lost
                         for event in order.end(job or pb.Job(id=job_id, state=pb.FAILED,
                                                              reason="the job record has expired")):
                             yield event

@@ -19,7 +19,7 @@ from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequen
 from prometheus_client import Counter, Gauge, Histogram
 
 from emopulse.labels import SAMPLE_RATE
-from emopulse.processing import live, media, sources, vision
+from emopulse.processing import live, media, reactions, sources, vision
 from emopulse.processing.recording import write_recording
 from emopulse.processing.utterances import whole_cut
 from emopulse.runtime import bus, metrics
@@ -36,6 +36,7 @@ PRE_ROLL_S = 1.0            # audio kept before the speech in progress
 PICTURES_KEPT_S = 120.0     # picture references kept in memory for utterances still to come
 SHORT_CONTEXT = np.array([True])  # Whisper encodes the utterance, not a 30 s window: the latency is in it
 PARTIAL_QUIET_S = 0.2       # no new partial once the speaker has paused this long: the final is near
+PICTURE_MAX_AGE_S = 2.0     # a reaction needs a picture at most this old: an older one no longer shows the moment
 
 STREAMS = Gauge("emopulse_ingest_streams", "Live streams this ingest holds, by state", ["state"])
 UP = Gauge("emopulse_ingest_stream_up", "1 while a stream is LIVE, 0 while it is starting or reconnecting", ["stream"])
@@ -95,6 +96,11 @@ class LiveStream:
         self.lagging = False
         self.recording: list[np.ndarray] = []
         self.recording_from = self.media_s
+        # Reactions are numbered 0, 1, ... without holes, so the transcript's end can count them; a new
+        # holder goes on after the last request on the bus (as with utterances): the lease has no room.
+        self.reactions = reactions.LiveReactions(self.s.reaction_every_s)
+        self.reactions.start_at(self.media_s)
+        self.next_reaction = 0
 
     # ---- the session ---------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
@@ -143,6 +149,13 @@ class LiveStream:
             event = ev.UtteranceEvent.FromString(last.data)
             if event.HasField("utterance"):  # published, maybe not yet checkpointed: never reuse its index
                 self.next_index = max(self.next_index, event.utterance.index + 1)
+        except NotFoundError:
+            pass
+        try:
+            last = ev.ReactionRequest.FromString(
+                (await self.rt.js.get_last_msg("UTTERANCES", bus.reactions_subject(self.id))).data)
+            self.next_reaction = last.index + 1
+            self.reactions.start_at(last.time_s + self.s.reaction_every_s / 2)
         except NotFoundError:
             pass
         self._count_state(self.state)
@@ -285,6 +298,23 @@ class LiveStream:
                     self._queue_final(event)
         keep = self.endpointer.start_s if self.endpointer.start_s is not None else self.media_s
         self.buffer.forget_before(keep - PRE_ROLL_S)
+        for t in self.reactions.due(self.media_s, self.endpointer.start_s, self.endpointer.floor_s):
+            await self._request_reaction(t)
+
+    async def _request_reaction(self, t: float) -> None:
+        """Nobody spoke around media time t: vision reads the faces in the picture of that moment."""
+        picture = reactions.picture_at(self.pictures, t, PICTURE_MAX_AGE_S)
+        if picture is None:
+            return  # no picture (no video, or it stopped): nothing to read, and no number used
+        index = self.next_reaction
+        request = ev.ReactionRequest(job_id=self.id, index=index, time_s=t, media_uri=self.job.stream.url,
+                                     frame=ev.FrameRef(time_s=picture[0], uri=picture[1]))
+        try:
+            await self.rt.publish(bus.reactions_subject(self.id), request, f"reaction:{self.id}:{index}")
+        except Exception as exc:  # NATS away: this moment is skipped, the stream reads on
+            self.rt.log.warning("a reaction request was not published: %s", exc, extra=self.log_extra)
+            return
+        self.next_reaction = index + 1
 
     def _wall_of(self, media_t: float) -> float:
         """When the audio at media time t arrived here (for latency figures)."""
@@ -518,7 +548,7 @@ class LiveStream:
         await self._set_state(state, detail)
         note = f"the stream failed: {reason}" if state == pb.STREAM_FAILED else ("" if self.next_index else "no speech detected")
         done = ev.TranscriptDone(job_id=self.id, utterance_count=self.next_index, duration_s=self.media_s,
-                                 language=self.language, note=note)
+                                 language=self.language, note=note, reaction_count=self.next_reaction)
         await self.rt.publish(bus.utterances_subject(self.id), ev.UtteranceEvent(done=done), f"done:{self.id}")
         await self._release(delete=True)
         self.rt.log.info("stream over (%s): %d utterances", pb.StreamState.Name(state), self.next_index,

@@ -15,7 +15,7 @@ import numpy as np
 from nats.js.errors import KeyNotFoundError
 
 from emopulse.labels import SAMPLE_RATE
-from emopulse.processing import media
+from emopulse.processing import media, reactions
 from emopulse.processing.utterances import Cut, cut_utterances
 from emopulse.runtime import bus, metrics
 from emopulse.runtime.service import Runtime
@@ -64,9 +64,10 @@ class Transcriber:
             path = await asyncio.to_thread(self.rt.store.local_path, job.media_uri)
             info = await asyncio.to_thread(media.probe, path)
             speech = media.speech_chunks(media.audio_blocks(path), self.rt.settings.transcribe_chunk_s, media.CHUNK_MAX_GAP_S)
-            number = -1
+            number, spoken = -1, []
             while (chunk := await asyncio.to_thread(next, speech, None)) is not None:
                 number += 1
+                spoken.append((chunk.start_s, chunk.end_s))  # every chunk, also those done before a restart
                 if number < checkpoint.next_chunk:
                     continue  # published before a restart
                 current = await self.rt.jobs.get(job.id)
@@ -82,8 +83,9 @@ class Transcriber:
         duration = info.duration_s or speech.duration_s
         index = checkpoint.next_index
         note = "" if index else ("no speech detected" if not speech.region_count else "speech detected but no words recognised")
+        reaction_count = await self._request_reactions(job, spoken, duration, info.has_video)
         done = ev.TranscriptDone(job_id=job.id, utterance_count=index, duration_s=duration,
-                                 language=checkpoint.language, note=note)
+                                 language=checkpoint.language, note=note, reaction_count=reaction_count)
         await self.rt.publish(bus.utterances_subject(job.id), ev.UtteranceEvent(done=done), f"done:{job.id}")
 
         def record(j: pb.Job) -> None:
@@ -91,6 +93,20 @@ class Transcriber:
         await self.rt.jobs.update(job.id, record)
         metrics.STAGE_SECONDS.labels("transcribe").observe(time.perf_counter() - started)
         self.rt.log.info("transcribed: %d utterances", index, extra=extra)
+
+    async def _request_reactions(self, job: pb.Job, spoken: list[tuple[float, float]], duration_s: float,
+                                 has_video: bool) -> int:
+        """One ReactionRequest per moment nobody speaks in (outside the speech chunks, which hold every
+        utterance and are the same on every run); returns how many. Their ids come from (job, index), so
+        publishing them again after a restart adds none."""
+        times = reactions.reaction_times(spoken, duration_s, self.rt.settings.reaction_every_s) if has_video else []
+        for start in range(0, len(times), 100):
+            await asyncio.gather(*(
+                self.rt.publish(bus.reactions_subject(job.id),
+                                ev.ReactionRequest(job_id=job.id, index=i, time_s=t, media_uri=job.media_uri),
+                                f"reaction:{job.id}:{i}")
+                for i, t in enumerate(times[start:start + 100], start)))
+        return len(times)
 
     async def _transcribe(self, job: pb.Job, number: int, chunk: media.SpeechChunk, info: media.MediaInfo,
                           checkpoint: ev.TranscriptCheckpoint) -> None:

@@ -95,4 +95,6 @@ def test_silent_video_succeeds_with_no_utterances(client, bad):
     events = list(client.subscribe(client.upload(bad["silent"]).id, timeout=180))
     assert not [e for e in events if e.HasField("result")]
     summary = events[-1].summary
-    assert summary.utterance_count == 0 and summary.note == "no speech detected"
+    # The face is still read while nobody speaks (at 0 and 2 s): reactions, not an empty result.
+    assert summary.utterance_count == 0 and summary.note == "no speech detected; 2 reactions read"
+    assert sorted(e.reaction.time_s for e in events if e.HasField("reaction")) == [0.0, 2.0]

@@ -242,6 +242,11 @@ def test_a_killed_ingest_is_replaced_by_another_replica(client, stack, scripted)
     assert took_s < 3 * LEASE_TTL_S, took_s
     results = results_of(events)
     assert [r.index for r in results] == list(range(len(results)))
+    # Reactions (the face in the pauses) are numbered on across the takeover: each index once, and the
+    # summary counts exactly those Subscribe gave.
+    reactions = [e.reaction.index for _, e in events if kind(e) == "reaction"]
+    assert reactions and len(set(reactions)) == len(reactions)
+    assert events[-1][1].summary.reaction_count == len(reactions)
     gaps = [e.stream_state for _, e in events if kind(e) == "stream_state" and e.stream_state.gap_to_s > 0]
     assert gaps and "taken over" in gaps[0].detail
     # The new owner joins the camera where it is: only a sentence it joined mid-way may be a fragment.

@@ -147,7 +147,9 @@ def test_a_clip_that_turns_negative_fires_one_shift_and_one_spike_and_a_steady_o
     pulses = of(events, "pulse")
     assert len(pulses) >= 8
     assert [len(p.windows) for p in pulses] == [3] * len(pulses)
-    assert [p.media_s for p in pulses] == [pulses[0].media_s + 5 * i for i in range(len(pulses))]
+    assert [p.final for p in pulses] == [False] * (len(pulses) - 1) + [True]  # the last one closes the stream
+    regular = pulses if pulses[-1].media_s % 5 == 0 else pulses[:-1]  # it may close between ticks
+    assert [p.media_s for p in regular] == [pulses[0].media_s + 5 * i for i in range(len(regular))]
     assert pulses[2].windows[0].sentiment > 0.3 and pulses[-1].windows[0].sentiment < -0.3
 
     turn = spoken[len(POSITIVE)].start_s  # the first negative sentence

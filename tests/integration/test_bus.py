@@ -229,6 +229,27 @@ async def test_watchdog_requeues_an_unpublished_job_and_fails_a_stalled_one(js, 
     assert ended.ended.state == pb.FAILED
 
 
+async def test_watchdog_keeps_a_job_whose_reactions_vision_is_still_reading(js, tmp_path):
+    class Rt:
+        settings = Settings(stall_timeout_s=600, data_dir=str(tmp_path))
+        jobs = bus.JobStore(js, "test")
+        log = logging.getLogger("test")
+
+    Rt.js = js
+    now = time.time()
+    await Rt.jobs.create(pb.Job(id="waiting", state=pb.RUNNING, created_at=now - 2000, updated_at=now - 700))
+    fusion_kv = await bus.bucket(js, bus.FUSION_BUCKET, SETTINGS)
+    await fusion_kv.put("waiting", ev.FusionJob(done=ev.TranscriptDone(job_id="waiting", reaction_count=2),
+                                                reacted=[0]).SerializeToString())
+    await bus.publish(js, bus.reactions_subject("waiting"), ev.ReactionRequest(job_id="waiting", index=1),
+                      "reaction:waiting:1", "test")
+    vision = await js.pull_subscribe("reactions.>", durable=bus.VISION_REACTIONS, stream="UTTERANCES")
+    assert len(await vision.fetch(1, timeout=5)) == 1  # vision took a reaction just now: a queue, not a stall
+    assert (await check_jobs(Rt, now=now))["failed"] == []
+    # Vision has taken nothing for longer than the stall timeout: the job fails as usual.
+    assert (await check_jobs(Rt, now=now + 700))["failed"] == ["waiting"]
+
+
 async def test_watchdog_deletes_an_ended_streams_recording_after_its_retention(js, tmp_path):
     from emopulse.runtime.storage import MediaStore
 
