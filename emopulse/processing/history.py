@@ -20,6 +20,7 @@ from emopulse.v1 import results_pb2 as pb
 
 MAX_TIMELINE = 720         # a long event's timeline is read less often rather than growing without end
 MAX_QUOTES = 5
+MIN_WINDOW_S = 10.0
 
 
 def record(job: pb.Job, events: list[pb.JobEvent], window_s: float, every_s: float) -> api_pb2.EventHistory:
@@ -65,6 +66,9 @@ def record(job: pb.Job, events: list[pb.JobEvent], window_s: float, every_s: flo
     e.alerts = len(alerts)
     out.alerts.extend(sorted(alerts.values(), key=lambda a: (a.media_s, a.id)))
 
+    # A short event is read in shorter windows (a fifth of it, 10 s at least): one window covering
+    # nearly all of it would show no turn and no peak.
+    window_s = min(window_s, max(MIN_WINDOW_S, duration / 5))
     step = max(every_s, duration / MAX_TIMELINE)
     times = [step * k for k in range(1, math.floor(duration / step) + 1)]
     if duration > 0 and (not times or times[-1] < duration - 1e-6):

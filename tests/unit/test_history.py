@@ -40,6 +40,7 @@ def test_a_stream_is_summarised_with_its_peaks_and_quotes():
     assert e.audience_messages == 30 and e.audience_per_minute == pytest.approx(15) and e.audience_sentiment > 0.7
     assert e.reaction_expression["joy"] == pytest.approx(1.0)
     assert len(out.timeline) == 24 and out.timeline[-1].media_s == 120 and len(out.timeline[0].windows) == 1
+    assert out.timeline[0].windows[0].length_s == 24  # a 2-minute event is read in windows of a fifth of it
     assert e.most_positive.sentiment > 0.7 and all(q.startswith("good") for q in e.most_positive.quotes)
     assert e.most_negative.sentiment < -0.7 and all(q.startswith("bad") for q in e.most_negative.quotes)
     assert e.most_negative.start_s >= 60 and e.most_positive.end_s <= 60
