@@ -30,8 +30,6 @@ import json
 import os
 import platform
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import warnings
@@ -93,39 +91,21 @@ class TritonEmbedder:
 
 @contextlib.contextmanager
 def triton_speaker_embedding():
-    """A tritonserver serving models/speaker_embedding; yields (embedder, seconds to ready)."""
+    """A tritonserver serving models/speaker_embedding alone; yields (embedder, seconds to ready)."""
     from emopulse.stack import free_port
-    from emopulse.tritonserver import triton_command, wait_ready
+    from emopulse.tritonserver import serve
 
-    work = Path(tempfile.mkdtemp(prefix="emopulse-diar-"))
-    repo = work / "models"
-    shutil.copytree(REPO / "models" / "speaker_embedding", repo / "speaker_embedding",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    http, grpc_port, metrics = free_port(), free_port(), free_port()
-    argv, env = triton_command(repo, work, http, grpc_port, metrics)
-    log = open(work / "tritonserver.log", "wb")
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        try:
-            ready_s = wait_ready(http, timeout=300, process=proc)
-        except Exception:
-            log.flush()
-            raise RuntimeError((work / "tritonserver.log").read_text(errors="replace")[-4000:])
-        embedder = TritonEmbedder(f"127.0.0.1:{grpc_port}")
-        try:
-            yield embedder, ready_s
-        finally:
-            embedder.client.close()
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+    with tempfile.TemporaryDirectory(prefix="emopulse-diar-") as work:
+        repo = Path(work) / "models"
+        shutil.copytree(REPO / "models" / "speaker_embedding", repo / "speaker_embedding",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        grpc_port = free_port()
+        with serve(repo, free_port(), grpc_port, free_port()) as (_, ready_s):
+            embedder = TritonEmbedder(f"127.0.0.1:{grpc_port}")
             try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.close()
-        shutil.rmtree(work, ignore_errors=True)
+                yield embedder, ready_s
+            finally:
+                embedder.client.close()
 
 
 # ---- one conversation -----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Launch the tritonserver binary bundled in nvidia-pytriton over a model repository (CPU).
 
 ``triton_command`` prepares ``work_dir/backends/python`` (the bundled Python backend plus the
-Python 3.11 stub) and returns argv + env; ``wait_ready`` polls ``/v2/health/ready``.
+Python 3.11 stub) and returns argv + env; ``wait_ready`` polls ``/v2/health/ready``; ``serve`` runs
+one for the length of a ``with`` block (tests, benchmarks).
 
 Traps handled here:
 
@@ -16,12 +17,16 @@ comes first on LD_LIBRARY_PATH.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import site
+import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -150,3 +155,33 @@ def wait_ready(http_port: int, timeout: float, *, process=None, host: str = "127
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"tritonserver not ready on {url} after {timeout:.0f} s")
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def serve(model_repository: Path, http_port: int, grpc_port: int, metrics_port: int, timeout: float = 300,
+          env: dict[str, str] | None = None):
+    """A tritonserver on these loopback ports for the block: yields (log path, seconds to ready);
+    RuntimeError with the log's tail if it never gets ready; always stopped and cleaned up."""
+    work = Path(tempfile.mkdtemp(prefix="emopulse-triton-"))
+    argv, server_env = triton_command(model_repository, work, http_port, grpc_port, metrics_port)
+    server_env.update(env or {})
+    log_path = work / "tritonserver.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(argv, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        try:
+            ready_s = wait_ready(http_port, timeout=timeout, process=proc)
+        except Exception as exc:
+            log.flush()
+            raise RuntimeError(f"tritonserver not ready ({exc}):\n{log_path.read_text(errors='replace')[-6000:]}") from None
+        yield log_path, ready_s
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)

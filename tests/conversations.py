@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emopulse.processing.diarization import Word
+
 SAMPLE_RATE = 16_000
 
 
@@ -57,13 +59,6 @@ HARD_VOICES = (
     Voice("en+m7", 45, 135),
     Voice("en+f4", 60, 160),
 )
-
-
-@dataclass(frozen=True)
-class Word:
-    start: float
-    end: float
-    text: str
 
 
 @dataclass(frozen=True)
