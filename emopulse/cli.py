@@ -98,6 +98,8 @@ def format_summary(s: pb.Summary) -> str:
     lines = [f"{s.utterance_count} utterances in {s.duration_s:.1f}s" + (f" ({s.note})" if s.note else "")]
     if s.utterance_count:
         lines += [f"emotions:   {dist(s.emotion_distribution)}", f"sentiment:  {dist(s.sentiment_distribution)}"]
+    if s.reaction_count:  # faces read while nobody spoke
+        lines.append(f"reactions:  {s.reaction_count}, faces showing {dist(s.reaction_expression)}")
     return "\n".join(lines)
 
 
@@ -140,8 +142,8 @@ def follow(client: Client, job_id: str, as_json: bool, report: str | None = None
                   flush=True)
         elif kind == "partial":
             line.partial(event.partial, lag_s)
-        elif kind in ("pulse", "audience"):
-            pass  # a terminal shows utterances; these are in --json, Prometheus and the pulse
+        elif kind in ("pulse", "audience", "reaction"):
+            pass  # a terminal shows utterances (reactions in the summary); these are in --json and the pulse
         else:
             line.clear()
             if kind == "stream_state":
