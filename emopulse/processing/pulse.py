@@ -301,6 +301,14 @@ def add_reaction(state: ev.PulseState, reaction: pb.Reaction) -> bool:
     return True
 
 
+def end(state: ev.PulseState) -> bool:
+    """The stream has ended (once): its remaining pulses are decided with what is in."""
+    if state.ended:
+        return False
+    state.ended = True
+    return True
+
+
 def add_clock(state: ev.PulseState, clock: ev.StreamClock, every_s: float) -> bool:
     """Note the pulse times this clock reaches (each once)."""
     changed = clock.down != state.down

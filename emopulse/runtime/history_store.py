@@ -142,6 +142,15 @@ class HistoryStore:
                 finally:
                     self._conn = None
 
+    def _start(self, conn) -> None:
+        """Take the opened connection and create the tables (closed again if that fails)."""
+        self._conn = conn
+        try:
+            self._run(self._create_schema, write=True)
+        except BaseException:
+            self.close()
+            raise
+
     def _run(self, fn: Callable[[Any], T], write: bool = False) -> T:
         with self._lock:
             if self._conn is None:
@@ -180,12 +189,7 @@ class _Sqlite(HistoryStore):
             conn.execute("PRAGMA journal_mode = WAL")
         except (OSError, sqlite3.Error) as e:
             raise HistoryUnavailable(f"{self.where} cannot be opened: {e}") from e
-        self._conn = conn
-        try:
-            self._run(self._create_schema, write=True)
-        except BaseException:
-            self.close()
-            raise
+        self._start(conn)
 
     def _schema(self) -> str:
         return _SCHEMA.format(bool="INTEGER", real="REAL", blob="BLOB")
@@ -229,12 +233,7 @@ class _Postgres(HistoryStore):
         parts = urlsplit(url)
         self.where = f"PostgreSQL at {parts.netloc.rpartition('@')[2] or 'localhost'}{parts.path}"
         self._secrets = {s for s in (parts.password, unquote(parts.password or "")) if s}
-        self._conn = self._connect()
-        try:
-            self._run(self._create_schema, write=True)
-        except BaseException:
-            self.close()
-            raise
+        self._start(self._connect())
 
     def _schema(self) -> str:
         return _SCHEMA.format(bool="BOOLEAN", real="DOUBLE PRECISION", blob="BYTEA")

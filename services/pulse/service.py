@@ -91,13 +91,7 @@ class PulseService:
         if kind in ("summary", "ended"):
             if live:
                 await self._audience_scored(event.job_id)
-
-                def end(st: ev.PulseState) -> bool:
-                    if st.ended:
-                        return False
-                    st.ended = True
-                    return True
-                await self._step(event.job_id, end, final=True)
+                await self._step(event.job_id, pulse.end, final=True)
                 self._forget(event.job_id)
             await self._record(event)
         elif not live:
