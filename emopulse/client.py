@@ -85,9 +85,15 @@ class _Resume:
 STREAM_ID_HEADER = "emopulse-stream-id"
 
 
-def _push_info(fmt: str, name: str, language: str, request_id: str | None) -> api_pb2.PushChunk:
+def _push_info(fmt: str, name: str, language: str, request_id: str | None,
+               speakers: api_pb2.Speakers | None = None) -> api_pb2.PushChunk:
     return api_pb2.PushChunk(info=api_pb2.PushInfo(format=fmt, name=name, language=language,
-                                                   request_id=request_id or uuid.uuid4().hex))
+                                                   request_id=request_id or uuid.uuid4().hex, speakers=speakers))
+
+
+def speaker_bounds(min_speakers: int = 0, max_speakers: int = 0) -> api_pb2.Speakers:
+    """How many people speak, when known (0: not given); the count is estimated within them."""
+    return api_pb2.Speakers(min_speakers=min_speakers, max_speakers=max_speakers)
 
 
 def _push_parts(chunk: bytes | pb.Frame) -> Iterator[api_pb2.PushChunk]:
@@ -132,12 +138,13 @@ def audience_messages(stream_id: str, messages) -> Iterator[pb.AudienceMessage]:
 
 
 def _chunks(data: bytes | Path | str, filename: str | None, language: str, request_id: str,
-            progress=None) -> Iterator[api_pb2.UploadChunk]:
+            progress=None, speakers: api_pb2.Speakers | None = None) -> Iterator[api_pb2.UploadChunk]:
     if isinstance(data, (str, Path)):
         path = Path(data)
         filename = filename or path.name
         total = path.stat().st_size
-        yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename, language=language, request_id=request_id))
+        yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename, language=language, request_id=request_id,
+                                                          speakers=speakers))
         sent = 0
         with open(path, "rb") as f:
             while block := f.read(CHUNK_BYTES):
@@ -147,7 +154,7 @@ def _chunks(data: bytes | Path | str, filename: str | None, language: str, reque
                 yield api_pb2.UploadChunk(data=block)
         return
     yield api_pb2.UploadChunk(info=api_pb2.UploadInfo(filename=filename or "upload", language=language,
-                                                      request_id=request_id))
+                                                      request_id=request_id, speakers=speakers))
     for start in range(0, len(data), CHUNK_BYTES):
         if progress:
             progress(min(start + CHUNK_BYTES, len(data)), len(data))
@@ -183,22 +190,26 @@ class Client:
             attempt += 1
 
     def upload(self, data: bytes | Path | str, filename: str | None = None, language: str = "",
-               progress=None, timeout: float | None = None, request_id: str | None = None) -> pb.Job:
+               progress=None, timeout: float | None = None, request_id: str | None = None,
+               speakers: api_pb2.Speakers | None = None) -> pb.Job:
         """Upload a file (path) or bytes and start a job. Retried while the gateway is unreachable;
-        the request id makes a retry return the same job, never a second one."""
+        the request id makes a retry return the same job, never a second one. ``speakers``:
+        speaker_bounds(min, max) when the number of people speaking is known."""
         request_id = request_id or uuid.uuid4().hex
-        return self._retrying(lambda: self.stub.Upload(_chunks(data, filename, language, request_id, progress),
+        return self._retrying(lambda: self.stub.Upload(_chunks(data, filename, language, request_id, progress, speakers),
                                                        timeout=timeout or self.timeout * 10))
 
-    def analyze(self, media: str | Path | bytes, language: str = "") -> pb.Job:
+    def analyze(self, media: str | Path | bytes, language: str = "", speakers: api_pb2.Speakers | None = None) -> pb.Job:
         """Bytes or a local file are uploaded; any other string is a reference the gateway reads."""
         if isinstance(media, str) and (media.startswith("s3://") or not Path(media).exists()):
-            return self.analyze_reference(media, language)
-        return self.upload(media, language=language)
+            return self.analyze_reference(media, language, speakers=speakers)
+        return self.upload(media, language=language, speakers=speakers)
 
-    def analyze_reference(self, media: str, language: str = "", request_id: str | None = None) -> pb.Job:
+    def analyze_reference(self, media: str, language: str = "", request_id: str | None = None,
+                          speakers: api_pb2.Speakers | None = None) -> pb.Job:
         """A path under the gateway's media root, or s3://bucket/key."""
-        request = api_pb2.AnalyzeRequest(media=media, language=language, request_id=request_id or uuid.uuid4().hex)
+        request = api_pb2.AnalyzeRequest(media=media, language=language, request_id=request_id or uuid.uuid4().hex,
+                                         speakers=speakers)
         return self._retrying(lambda: self.stub.Analyze(request, timeout=self.timeout))
 
     def subscribe(self, job_id: str, timeout: float | None = None, after: int = 0,
@@ -249,18 +260,19 @@ class Client:
         return self.stub.CancelJob(api_pb2.CancelJobRequest(job_id=job_id), timeout=self.timeout)
 
     # ---- live streams: subscribe(stream.id) gives their events, as for a job ----
-    def start_stream(self, url: str, name: str = "", language: str = "", request_id: str | None = None) -> pb.Stream:
+    def start_stream(self, url: str, name: str = "", language: str = "", request_id: str | None = None,
+                     speakers: api_pb2.Speakers | None = None) -> pb.Stream:
         """Pull a live source (rtsp://, rtmp://, srt://, http(s)://...m3u8 or .ts)."""
         request = api_pb2.StartStreamRequest(url=url, name=name, language=language,
-                                             request_id=request_id or uuid.uuid4().hex)
+                                             request_id=request_id or uuid.uuid4().hex, speakers=speakers)
         return self._retrying(lambda: self.stub.StartStream(request, timeout=self.timeout))
 
     def push_stream(self, chunks, format: str = "pcm16", name: str = "", language: str = "",
-                    on_start=None, request_id: str | None = None) -> pb.Stream:
+                    on_start=None, request_id: str | None = None, speakers: api_pb2.Speakers | None = None) -> pb.Stream:
         """Push media as a live stream: `chunks` yields bytes (16 kHz mono PCM16 for "pcm16", else
         container bytes such as "mpegts" or "webm") and, with pcm16, pb.Frame pictures. Calls
         on_start(stream_id) as soon as the stream exists; returns the stream when `chunks` ends."""
-        call = self.stub.PushStream.future(_push_chunks(chunks, _push_info(format, name, language, request_id)))
+        call = self.stub.PushStream.future(_push_chunks(chunks, _push_info(format, name, language, request_id, speakers)))
         if on_start is not None:
             on_start(_stream_id(call.initial_metadata()))
         return call.result()
@@ -391,7 +403,7 @@ class AsyncClient:
         return await self._retrying(lambda: self.stub.StartStream(request, timeout=self.timeout))
 
     async def push_stream(self, chunks, format: str = "pcm16", name: str = "", language: str = "",
-                          on_start=None, request_id: str | None = None) -> pb.Stream:
+                          on_start=None, request_id: str | None = None, speakers: api_pb2.Speakers | None = None) -> pb.Stream:
         """As Client.push_stream; `chunks` may be an async or a plain iterable."""
         async def messages():
             yield _push_info(format, name, language, request_id)

@@ -22,7 +22,8 @@ WINDOW_S = 0.6
 HOP_S = 0.2
 THRESHOLD = 0.35  # cosine distance (1 - cos) at which two voices count as different speakers
 MIN_SPEAKER_S = 1.0  # a cluster with less speech than this (in windows: / HOP_S) is not a speaker
-ONLINE_THRESHOLD = 0.3  # OnlineClusterer: distance from a window to a speaker's centroid
+ONLINE_THRESHOLD = 0.15  # OnlineClusterer: distance from a batch's voice (mean print) to a speaker's centroid
+MIN_SPEAKERS_EASING = 0.6  # while fewer than min_speakers are known, a new voice needs 0.6 x the distance
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,19 @@ class Turn:
     @property
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
+
+
+MAX_SPEAKERS = 20  # the most speakers a request may ask for
+
+
+def bounds_problem(min_speakers: int, max_speakers: int) -> str:
+    """What is wrong with a request's speaker counts (0 = not given), or "" when nothing is."""
+    for name, value in (("min_speakers", min_speakers), ("max_speakers", max_speakers)):
+        if not 0 <= value <= MAX_SPEAKERS:
+            return f"{name} must be between 1 and {MAX_SPEAKERS} (or 0: not given), not {value}"
+    if min_speakers and max_speakers and min_speakers > max_speakers:
+        return f"min_speakers ({min_speakers}) is above max_speakers ({max_speakers})"
+    return ""
 
 
 def speaker_label(index: int) -> str:
@@ -173,35 +187,82 @@ def cluster_speakers(embeddings: np.ndarray, threshold: float = THRESHOLD, min_s
 
 
 class OnlineClusterer:
-    """Speakers of a live stream, one window at a time; a label, once given, never changes.
+    """Speakers of a job or stream, heard a batch of windows at a time; a label, once given, never changes.
 
     Each speaker is a centroid (the normalised sum of its windows). A window joins the nearest
     centroid when its cosine distance is under ``threshold``; otherwise it opens a new speaker,
-    unless ``max_speakers`` are already there. Later windows never relabel earlier ones, so what a
-    subscriber was told stays true.
+    unless ``max_speakers`` are already there. While fewer than ``min_speakers`` are known the bar
+    for a new speaker is lower (``MIN_SPEAKERS_EASING``): the user said more people speak. Later
+    windows never relabel earlier ones, so what a subscriber was told stays true; the state is a
+    few centroids (``prints``), so memory does not grow with the media and a restart resumes it.
     """
 
-    def __init__(self, threshold: float = ONLINE_THRESHOLD, max_speakers: int | None = None):
+    def __init__(self, threshold: float = ONLINE_THRESHOLD, max_speakers: int | None = None,
+                 min_speakers: int | None = None, sums: np.ndarray | None = None):
         self.threshold = threshold
-        self.max_speakers = max_speakers
-        self._sums: list[np.ndarray] = []
+        self.max_speakers = max_speakers or None
+        self.min_speakers = min_speakers or None
+        self._sums: list[np.ndarray] = [np.asarray(r, dtype=np.float64) for r in (sums if sums is not None else [])]
 
     @property
     def speakers(self) -> list[str]:
         return [speaker_label(i) for i in range(len(self._sums))]
 
-    def assign(self, embedding: np.ndarray) -> str:
-        """The speaker of one embedding [d] (its voice then counts toward that speaker's centroid)."""
+    @property
+    def prints(self) -> np.ndarray:
+        """The state to keep: each speaker's sum of voice prints [speakers, d] (float32)."""
+        return np.stack(self._sums).astype(np.float32) if self._sums else np.zeros((0, 0), np.float32)
+
+    def _bar(self) -> float:
+        short = self.min_speakers is not None and len(self._sums) < self.min_speakers
+        return self.threshold * (MIN_SPEAKERS_EASING if short else 1.0)
+
+    def assign(self, embedding: np.ndarray, weight: float = 1.0) -> str:
+        """The speaker of one embedding [d] (its voice then counts, ``weight`` times, toward that speaker)."""
         e = _unit(np.asarray(embedding, dtype=np.float64).reshape(-1))
         if self._sums:
             dist = 1.0 - _unit(np.stack(self._sums)) @ e
             best = int(np.argmin(dist))
             full = self.max_speakers is not None and len(self._sums) >= self.max_speakers
-            if dist[best] < self.threshold or full:
-                self._sums[best] = self._sums[best] + e
+            if dist[best] < self._bar() or full:
+                self._sums[best] = self._sums[best] + weight * e
                 return speaker_label(best)
-        self._sums.append(e)
+        self._sums.append(weight * e)
         return speaker_label(len(self._sums) - 1)
+
+    def assign_batch(self, embeddings: np.ndarray, min_size: int | None = None) -> list[str | None]:
+        """The speakers of a batch of windows (one chunk or utterance of speech), in their order.
+
+        The batch is first clustered on its own (``cluster_speakers``: agglomerative, so a voice
+        within the chunk is judged by all its windows, not window by window), then each of its
+        clusters joins a known speaker or opens one, by its mean voice print. A silent window (zero
+        print) gets None. A cluster too small to be a speaker on its own (``min_size`` windows)
+        joins its nearest known speaker, when there is one. Last, every window of the batch moves to
+        its nearest speaker's centroid (as ``cluster_speakers`` does), which undoes a voice split or
+        joined wrongly inside a short batch.
+        """
+        x = np.asarray(embeddings, dtype=np.float64)
+        out: list[str | None] = [None] * len(x)
+        keep = np.flatnonzero(np.linalg.norm(x, axis=1) > 0.5) if len(x) else np.zeros(0, int)
+        if not len(keep):
+            return out
+        min_size = min_windows() if min_size is None else min_size
+        local = cluster_speakers(x[keep], THRESHOLD, None, self.max_speakers, min_size)
+        for c in range(int(local.max()) + 1):
+            rows = keep[local == c]
+            mean = _unit(x[rows].mean(0))
+            if len(rows) < min_size and self._sums:
+                best = int(np.argmax(_unit(np.stack(self._sums)) @ mean))
+                self._sums[best] = self._sums[best] + len(rows) * mean
+                label = speaker_label(best)
+            else:
+                label = self.assign(mean, weight=len(rows))
+            for r in rows:
+                out[int(r)] = label
+        if len(self._sums) > 1:
+            for r, best in zip(keep, np.argmax(_unit(x[keep]) @ _unit(np.stack(self._sums)).T, axis=1)):
+                out[int(r)] = speaker_label(int(best))
+        return out
 
 
 # ---------------------------------------------------------------- time line

@@ -103,7 +103,35 @@ def summarise(results: list[pb.UtteranceResult], duration_s: float, language: st
             for label, s, m in zip(labels, top, probs.mean(axis=0)):
                 share[label] = float(s)
                 mean[label] = float(m)
+    summary.speakers.extend(speaker_summaries(results))
     return summary
+
+
+def speaker_summaries(results: list[pb.UtteranceResult]) -> list[pb.SpeakerSummary]:
+    """Per speaker (first to speak first): utterances, talk time and its share, duration-weighted
+    sentiment, and the share of their utterances whose top emotion is each label. Utterances without
+    a speaker (diarization off) make no entry."""
+    by_speaker: dict[str, list[pb.UtteranceResult]] = {}
+    for r in sorted(results, key=lambda r: r.start_s):
+        if r.speaker:
+            by_speaker.setdefault(r.speaker, []).append(r)
+    total = sum(max(0.0, r.end_s - r.start_s) for rs in by_speaker.values() for r in rs)
+    out = []
+    for speaker, rs in by_speaker.items():
+        talk = np.array([max(0.0, r.end_s - r.start_s) for r in rs])
+        sentiment = np.array([r.sentiment for r in rs])
+        weights = talk if talk.sum() > 0 else np.ones(len(rs))
+        mean = weights @ sentiment / weights.sum()
+        entry = pb.SpeakerSummary(speaker=speaker, utterance_count=len(rs), talk_time_s=float(talk.sum()),
+                                  talk_share=float(talk.sum() / total) if total > 0 else 0.0,
+                                  sentiment=float(mean[SENTIMENTS.index("positive")] - mean[SENTIMENTS.index("negative")]))
+        top = np.bincount(np.array([r.emotion for r in rs]).argmax(axis=1), minlength=len(EMOTIONS)) / len(rs)
+        for label, share in zip(EMOTIONS, top):
+            entry.emotion_distribution[label] = float(share)
+        for label, m in zip(SENTIMENTS, mean):
+            entry.mean_sentiment[label] = float(m)
+        out.append(entry)
+    return out
 
 
 # ---- joining an utterance's parts (fusion's KV record; events_pb2.FusionRecord) ----------------
@@ -172,4 +200,4 @@ def utterance_result(u, features: dict[str, pb.ModalityResult], emotion, sentime
     return pb.UtteranceResult(job_id=u.job_id, index=u.index, start_s=u.start_s, end_s=u.end_s, text=u.text,
                               words=u.words, language=u.language, emotion=emotion, sentiment=sentiment,
                               modalities=entries, timed_out=[m for m in MODALITIES if m not in features],
-                              model_versions=versions)
+                              model_versions=versions, speaker=u.speaker)

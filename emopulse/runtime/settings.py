@@ -58,6 +58,7 @@ class Settings:
     vision_fps: float = 2.0                 # frames sampled per second of utterance
     vision_max_frames: int = 8
     face_detector: str = "haar"             # haar (OpenCV cascade, fast) | mtcnn (facenet-pytorch weights, finds smaller/tilted faces, slower)
+    diarization: str = "on"                 # on | off: tell speakers apart (voice prints from speaker_embedding on Triton)
     fusion_weights: str = "text=0.6,audio=0.2,vision=0.4"
     fusion_deadline_s: float = 60.0         # fuse what is there this long after the utterance was cut
     # Live streams (ingest)
@@ -108,6 +109,8 @@ class Settings:
         if self.stream_retention_s > self.stream_max_age_s:
             raise SettingsError(f"{PREFIX}STREAM_RETENTION_S must not exceed {PREFIX}STREAM_MAX_AGE_S: the stream's "
                                 "record, which names its recording, is gone after that")
+        if self.diarization not in ("on", "off"):
+            raise SettingsError(f"{PREFIX}DIARIZATION={self.diarization!r}: choose on or off")
         if self.face_detector not in ("haar", "mtcnn"):
             raise SettingsError(f"{PREFIX}FACE_DETECTOR={self.face_detector!r} is not a face detector: "
                                 "choose haar or mtcnn")

@@ -9,14 +9,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AnalyzeRequest(_message.Message):
-    __slots__ = ("media", "language", "request_id")
+    __slots__ = ("media", "language", "request_id", "speakers")
     MEDIA_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     media: str
     language: str
     request_id: str
-    def __init__(self, media: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    speakers: Speakers
+    def __init__(self, media: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ..., speakers: _Optional[_Union[Speakers, _Mapping]] = ...) -> None: ...
+
+class Speakers(_message.Message):
+    __slots__ = ("min_speakers", "max_speakers")
+    MIN_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
+    min_speakers: int
+    max_speakers: int
+    def __init__(self, min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ...) -> None: ...
 
 class UploadChunk(_message.Message):
     __slots__ = ("info", "data")
@@ -27,16 +37,18 @@ class UploadChunk(_message.Message):
     def __init__(self, info: _Optional[_Union[UploadInfo, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class UploadInfo(_message.Message):
-    __slots__ = ("filename", "content_type", "language", "request_id")
+    __slots__ = ("filename", "content_type", "language", "request_id", "speakers")
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     filename: str
     content_type: str
     language: str
     request_id: str
-    def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    speakers: Speakers
+    def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ..., speakers: _Optional[_Union[Speakers, _Mapping]] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ("job_id", "start", "after")
@@ -85,16 +97,18 @@ class ListJobsResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[_results_pb2.Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class StartStreamRequest(_message.Message):
-    __slots__ = ("url", "name", "language", "request_id")
+    __slots__ = ("url", "name", "language", "request_id", "speakers")
     URL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     url: str
     name: str
     language: str
     request_id: str
-    def __init__(self, url: _Optional[str] = ..., name: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    speakers: Speakers
+    def __init__(self, url: _Optional[str] = ..., name: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ..., speakers: _Optional[_Union[Speakers, _Mapping]] = ...) -> None: ...
 
 class PushChunk(_message.Message):
     __slots__ = ("info", "media", "frame")
@@ -107,16 +121,18 @@ class PushChunk(_message.Message):
     def __init__(self, info: _Optional[_Union[PushInfo, _Mapping]] = ..., media: _Optional[bytes] = ..., frame: _Optional[_Union[_results_pb2.Frame, _Mapping]] = ...) -> None: ...
 
 class PushInfo(_message.Message):
-    __slots__ = ("name", "language", "request_id", "format")
+    __slots__ = ("name", "language", "request_id", "format", "speakers")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     language: str
     request_id: str
     format: str
-    def __init__(self, name: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
+    speakers: Speakers
+    def __init__(self, name: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ..., format: _Optional[str] = ..., speakers: _Optional[_Union[Speakers, _Mapping]] = ...) -> None: ...
 
 class StopStreamRequest(_message.Message):
     __slots__ = ("stream_id",)

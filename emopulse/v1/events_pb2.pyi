@@ -14,7 +14,7 @@ class JobCreated(_message.Message):
     def __init__(self, job: _Optional[_Union[_results_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class Utterance(_message.Message):
-    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "media_uri", "has_video", "model_version", "cut_at", "context", "audio_uri", "frames")
+    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "media_uri", "has_video", "model_version", "cut_at", "context", "audio_uri", "frames", "speaker")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     START_S_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class Utterance(_message.Message):
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_URI_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     index: int
     start_s: float
@@ -43,7 +44,8 @@ class Utterance(_message.Message):
     context: str
     audio_uri: str
     frames: _containers.RepeatedCompositeFieldContainer[FrameRef]
-    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ..., context: _Optional[str] = ..., audio_uri: _Optional[str] = ..., frames: _Optional[_Iterable[_Union[FrameRef, _Mapping]]] = ...) -> None: ...
+    speaker: str
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[_results_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., media_uri: _Optional[str] = ..., has_video: _Optional[bool] = ..., model_version: _Optional[str] = ..., cut_at: _Optional[float] = ..., context: _Optional[str] = ..., audio_uri: _Optional[str] = ..., frames: _Optional[_Iterable[_Union[FrameRef, _Mapping]]] = ..., speaker: _Optional[str] = ...) -> None: ...
 
 class FrameRef(_message.Message):
     __slots__ = ("time_s", "uri")
@@ -134,19 +136,31 @@ class FusionJob(_message.Message):
     def __init__(self, done: _Optional[_Union[TranscriptDone, _Mapping]] = ..., fused: _Optional[_Iterable[int]] = ..., reacted: _Optional[_Iterable[int]] = ..., reactions: _Optional[_Iterable[_Union[_results_pb2.Reaction, _Mapping]]] = ...) -> None: ...
 
 class TranscriptCheckpoint(_message.Message):
-    __slots__ = ("next_chunk", "next_index", "language", "recent")
+    __slots__ = ("next_chunk", "next_index", "language", "recent", "voices", "carry_from_s")
     NEXT_CHUNK_FIELD_NUMBER: _ClassVar[int]
     NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     RECENT_FIELD_NUMBER: _ClassVar[int]
+    VOICES_FIELD_NUMBER: _ClassVar[int]
+    CARRY_FROM_S_FIELD_NUMBER: _ClassVar[int]
     next_chunk: int
     next_index: int
     language: str
     recent: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, next_chunk: _Optional[int] = ..., next_index: _Optional[int] = ..., language: _Optional[str] = ..., recent: _Optional[_Iterable[str]] = ...) -> None: ...
+    voices: VoicePrints
+    carry_from_s: float
+    def __init__(self, next_chunk: _Optional[int] = ..., next_index: _Optional[int] = ..., language: _Optional[str] = ..., recent: _Optional[_Iterable[str]] = ..., voices: _Optional[_Union[VoicePrints, _Mapping]] = ..., carry_from_s: _Optional[float] = ...) -> None: ...
+
+class VoicePrints(_message.Message):
+    __slots__ = ("dim", "sums")
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    SUMS_FIELD_NUMBER: _ClassVar[int]
+    dim: int
+    sums: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, dim: _Optional[int] = ..., sums: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class StreamLease(_message.Message):
-    __slots__ = ("owner", "expires_at", "renewed_at", "media_s", "next_index", "language", "recent", "reconnects")
+    __slots__ = ("owner", "expires_at", "renewed_at", "media_s", "next_index", "language", "recent", "reconnects", "voices")
     OWNER_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     RENEWED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +169,7 @@ class StreamLease(_message.Message):
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     RECENT_FIELD_NUMBER: _ClassVar[int]
     RECONNECTS_FIELD_NUMBER: _ClassVar[int]
+    VOICES_FIELD_NUMBER: _ClassVar[int]
     owner: str
     expires_at: float
     renewed_at: float
@@ -163,7 +178,8 @@ class StreamLease(_message.Message):
     language: str
     recent: _containers.RepeatedScalarFieldContainer[str]
     reconnects: int
-    def __init__(self, owner: _Optional[str] = ..., expires_at: _Optional[float] = ..., renewed_at: _Optional[float] = ..., media_s: _Optional[float] = ..., next_index: _Optional[int] = ..., language: _Optional[str] = ..., recent: _Optional[_Iterable[str]] = ..., reconnects: _Optional[int] = ...) -> None: ...
+    voices: VoicePrints
+    def __init__(self, owner: _Optional[str] = ..., expires_at: _Optional[float] = ..., renewed_at: _Optional[float] = ..., media_s: _Optional[float] = ..., next_index: _Optional[int] = ..., language: _Optional[str] = ..., recent: _Optional[_Iterable[str]] = ..., reconnects: _Optional[int] = ..., voices: _Optional[_Union[VoicePrints, _Mapping]] = ...) -> None: ...
 
 class PushedMedia(_message.Message):
     __slots__ = ("media", "frame", "end")

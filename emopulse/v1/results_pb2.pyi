@@ -77,7 +77,7 @@ WARNING: Severity
 CRITICAL: Severity
 
 class Job(_message.Message):
-    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id", "stream")
+    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id", "stream", "min_speakers", "max_speakers")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,8 @@ class Job(_message.Message):
     MEDIA_SECONDS_DONE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
+    MIN_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: JobState
     reason: str
@@ -108,7 +110,9 @@ class Job(_message.Message):
     media_seconds_done: float
     request_id: str
     stream: Stream
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ..., stream: _Optional[_Union[Stream, _Mapping]] = ...) -> None: ...
+    min_speakers: int
+    max_speakers: int
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ..., stream: _Optional[_Union[Stream, _Mapping]] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ...) -> None: ...
 
 class Stream(_message.Message):
     __slots__ = ("id", "name", "url", "state", "reason", "detail", "language", "created_at", "updated_at", "media_seconds", "lag_s", "reconnects", "gap_seconds", "utterances", "recording_uri", "stop_requested", "owner")
@@ -173,17 +177,19 @@ class Box(_message.Message):
     def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class Face(_message.Message):
-    __slots__ = ("time_s", "box", "expression")
+    __slots__ = ("time_s", "box", "expression", "track")
     TIME_S_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
     EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TRACK_FIELD_NUMBER: _ClassVar[int]
     time_s: float
     box: Box
     expression: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, time_s: _Optional[float] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., expression: _Optional[_Iterable[float]] = ...) -> None: ...
+    track: int
+    def __init__(self, time_s: _Optional[float] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., expression: _Optional[_Iterable[float]] = ..., track: _Optional[int] = ...) -> None: ...
 
 class ModalityResult(_message.Message):
-    __slots__ = ("modality", "present", "absent_reason", "emotion", "sentiment", "classifier", "faces", "embedding", "model_version")
+    __slots__ = ("modality", "present", "absent_reason", "emotion", "sentiment", "classifier", "faces", "embedding", "model_version", "speaker_track", "speaker_basis")
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     PRESENT_FIELD_NUMBER: _ClassVar[int]
     ABSENT_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +199,8 @@ class ModalityResult(_message.Message):
     FACES_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_TRACK_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_BASIS_FIELD_NUMBER: _ClassVar[int]
     modality: Modality
     present: bool
     absent_reason: str
@@ -202,10 +210,12 @@ class ModalityResult(_message.Message):
     faces: _containers.RepeatedCompositeFieldContainer[Face]
     embedding: _containers.RepeatedScalarFieldContainer[float]
     model_version: str
-    def __init__(self, modality: _Optional[_Union[Modality, str]] = ..., present: _Optional[bool] = ..., absent_reason: _Optional[str] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., classifier: _Optional[str] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., embedding: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ...) -> None: ...
+    speaker_track: int
+    speaker_basis: str
+    def __init__(self, modality: _Optional[_Union[Modality, str]] = ..., present: _Optional[bool] = ..., absent_reason: _Optional[str] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., classifier: _Optional[str] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., embedding: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., speaker_track: _Optional[int] = ..., speaker_basis: _Optional[str] = ...) -> None: ...
 
 class UtteranceResult(_message.Message):
-    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "emotion", "sentiment", "modalities", "timed_out", "model_versions")
+    __slots__ = ("job_id", "index", "start_s", "end_s", "text", "words", "language", "emotion", "sentiment", "modalities", "timed_out", "model_versions", "speaker")
     class ModelVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -225,6 +235,7 @@ class UtteranceResult(_message.Message):
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
     TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     index: int
     start_s: float
@@ -237,7 +248,8 @@ class UtteranceResult(_message.Message):
     modalities: _containers.RepeatedCompositeFieldContainer[ModalityResult]
     timed_out: _containers.RepeatedScalarFieldContainer[str]
     model_versions: _containers.ScalarMap[str, str]
-    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., language: _Optional[str] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., modalities: _Optional[_Iterable[_Union[ModalityResult, _Mapping]]] = ..., timed_out: _Optional[_Iterable[str]] = ..., model_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    speaker: str
+    def __init__(self, job_id: _Optional[str] = ..., index: _Optional[int] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., language: _Optional[str] = ..., emotion: _Optional[_Iterable[float]] = ..., sentiment: _Optional[_Iterable[float]] = ..., modalities: _Optional[_Iterable[_Union[ModalityResult, _Mapping]]] = ..., timed_out: _Optional[_Iterable[str]] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., speaker: _Optional[str] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "media_seconds_done", "duration_s", "utterances_fused", "utterances_total")
@@ -254,7 +266,7 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., media_seconds_done: _Optional[float] = ..., duration_s: _Optional[float] = ..., utterances_fused: _Optional[int] = ..., utterances_total: _Optional[int] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("utterance_count", "duration_s", "emotion_distribution", "sentiment_distribution", "mean_emotion", "mean_sentiment", "note", "language", "reaction_count", "reaction_expression")
+    __slots__ = ("utterance_count", "duration_s", "emotion_distribution", "sentiment_distribution", "mean_emotion", "mean_sentiment", "note", "language", "reaction_count", "reaction_expression", "speakers")
     class EmotionDistributionEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -300,6 +312,7 @@ class Summary(_message.Message):
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     REACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
     REACTION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     utterance_count: int
     duration_s: float
     emotion_distribution: _containers.ScalarMap[str, float]
@@ -310,7 +323,40 @@ class Summary(_message.Message):
     language: str
     reaction_count: int
     reaction_expression: _containers.ScalarMap[str, float]
-    def __init__(self, utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., sentiment_distribution: _Optional[_Mapping[str, float]] = ..., mean_emotion: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ..., note: _Optional[str] = ..., language: _Optional[str] = ..., reaction_count: _Optional[int] = ..., reaction_expression: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    speakers: _containers.RepeatedCompositeFieldContainer[SpeakerSummary]
+    def __init__(self, utterance_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., sentiment_distribution: _Optional[_Mapping[str, float]] = ..., mean_emotion: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ..., note: _Optional[str] = ..., language: _Optional[str] = ..., reaction_count: _Optional[int] = ..., reaction_expression: _Optional[_Mapping[str, float]] = ..., speakers: _Optional[_Iterable[_Union[SpeakerSummary, _Mapping]]] = ...) -> None: ...
+
+class SpeakerSummary(_message.Message):
+    __slots__ = ("speaker", "utterance_count", "talk_time_s", "talk_share", "sentiment", "emotion_distribution", "mean_sentiment")
+    class EmotionDistributionEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class MeanSentimentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    SPEAKER_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TALK_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    TALK_SHARE_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    speaker: str
+    utterance_count: int
+    talk_time_s: float
+    talk_share: float
+    sentiment: float
+    emotion_distribution: _containers.ScalarMap[str, float]
+    mean_sentiment: _containers.ScalarMap[str, float]
+    def __init__(self, speaker: _Optional[str] = ..., utterance_count: _Optional[int] = ..., talk_time_s: _Optional[float] = ..., talk_share: _Optional[float] = ..., sentiment: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., mean_sentiment: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("time_s", "jpeg")

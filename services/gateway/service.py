@@ -17,7 +17,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from prometheus_client import Counter, Gauge
 
-from emopulse.processing import pulse, sources
+from emopulse.processing import diarization, pulse, sources
 from emopulse.processing.live import stream_view
 from emopulse.processing.ordering import EventOrder
 from emopulse.runtime import bus, history_store, webhooks
@@ -92,12 +92,13 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         # A request id names the job: a retry of the same request finds the job instead of making another.
         return hashlib.sha256(f"request:{request_id}".encode()).hexdigest()[:32] if request_id else uuid.uuid4().hex
 
-    async def _create_job(self, media_uri: str, filename: str, sha256: str, language: str, request_id: str) -> pb.Job:
+    async def _create_job(self, media_uri: str, filename: str, sha256: str, language: str, request_id: str,
+                          speakers: api_pb2.Speakers) -> pb.Job:
         now = time.time()
         job_id = self._new_id(request_id)
         job = pb.Job(id=job_id, state=pb.QUEUED, media_uri=media_uri, filename=filename, sha256=sha256,
                      language=language or self.rt.settings.language, created_at=now, updated_at=now,
-                     request_id=request_id)
+                     request_id=request_id, **speaker_bounds(speakers))
         if not await self.rt.jobs.create(job):
             job = await self._job(job_id)
             self.rt.log.info("request retried: the job exists", extra={"job_id": job.id})
@@ -129,7 +130,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             uri = stream.recording_uri
         else:
             uri = await asyncio.to_thread(self.rt.store.resolve_reference, request.media)
-        return await self._create_job(uri, request.media.rsplit("/", 1)[-1], "", request.language, request.request_id)
+        return await self._create_job(uri, request.media.rsplit("/", 1)[-1], "", request.language, request.request_id,
+                                      request.speakers)
 
     @_api
     async def Upload(self, request_iterator, context):
@@ -154,7 +156,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         except BaseException:
             upload.discard()
             raise
-        return await self._create_job(uri, info.filename, sha, info.language, info.request_id)
+        return await self._create_job(uri, info.filename, sha, info.language, info.request_id, info.speakers)
 
     @_api
     async def GetJob(self, request, context):
@@ -179,13 +181,15 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         return await self.rt.jobs.end(job.id, pb.CANCELLED, "cancelled by a user")
 
     # ---- live streams ---------------------------------------------------------------------------
-    async def _create_stream(self, url: str, name: str, language: str, request_id: str) -> pb.Job:
+    async def _create_stream(self, url: str, name: str, language: str, request_id: str,
+                             speakers: api_pb2.Speakers) -> pb.Job:
         """A stream runs as a job whose utterances come from ingest; its lease record is what the
         ingest replicas look for."""
         now = time.time()
         job = pb.Job(id=self._new_id(request_id), state=pb.RUNNING, media_uri=url, filename=name,
                      language=language or self.rt.settings.language, created_at=now, updated_at=now,
-                     request_id=request_id, stream=pb.Stream(name=name, url=url, state=pb.STREAM_STARTING))
+                     request_id=request_id, stream=pb.Stream(name=name, url=url, state=pb.STREAM_STARTING),
+                     **speaker_bounds(speakers))
         if not await self.rt.jobs.create(job):
             job = await self._job(job.id)
             if job.state in bus.TERMINAL or not job.HasField("stream"):
@@ -209,7 +213,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             url = sources.check_url(request.url)
         except ValueError as exc:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-        return stream_view(await self._create_stream(url, request.name, request.language, request.request_id))
+        return stream_view(await self._create_stream(url, request.name, request.language, request.request_id,
+                                                     request.speakers))
 
     @_api
     async def PushStream(self, request_iterator, context):
@@ -220,7 +225,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         if fmt != "pcm16" and not sources.demuxable(fmt):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT,
                            f"cannot read pushed {fmt!r}: give pcm16 or a container format such as mpegts or webm")
-        job = await self._create_stream(f"push:{fmt}", first.info.name, first.info.language, first.info.request_id)
+        job = await self._create_stream(f"push:{fmt}", first.info.name, first.info.language, first.info.request_id,
+                                        first.info.speakers)
         await context.send_initial_metadata(((STREAM_ID_HEADER, job.id),))
         subject = bus.push_subject(job.id)
         try:
@@ -476,6 +482,14 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+
+def speaker_bounds(speakers: api_pb2.Speakers) -> dict[str, int]:
+    """A request's speaker counts as Job fields, or INVALID_ARGUMENT saying what is wrong with them."""
+    problem = diarization.bounds_problem(speakers.min_speakers, speakers.max_speakers)
+    if problem:
+        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, problem)
+    return {"min_speakers": speakers.min_speakers, "max_speakers": speakers.max_speakers}
 
 
 def api_audience(message: pb.AudienceMessage, job: pb.Job) -> pb.AudienceMessage:

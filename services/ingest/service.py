@@ -20,14 +20,14 @@ import time
 
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 
-from emopulse.runtime import bus
+from emopulse.runtime import bus, speakers
 from emopulse.runtime.service import Runtime
 from emopulse.v1 import events_pb2 as ev
 from services.ingest.stream import MODEL, LiveStream
 
 
 class Ingest:
-    models = (MODEL,)
+    models = (MODEL, speakers.MODEL)
 
     def __init__(self, runtime: Runtime):
         self.rt = runtime

@@ -21,8 +21,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from emopulse.labels import SAMPLE_RATE
 from emopulse.processing import live, media, reactions, sources, vision
 from emopulse.processing.recording import write_recording
-from emopulse.processing.utterances import whole_cut
-from emopulse.runtime import bus, metrics
+from emopulse.processing.utterances import split_turns, whole_cut
+from emopulse.runtime import bus, metrics, speakers
 from emopulse.runtime.dependencies import is_outage
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.threads import in_thread
@@ -70,6 +70,9 @@ class LiveStream:
         self.media_s = lease.media_s          # media time reached
         self.next_index = lease.next_index
         self.recent = list(lease.recent)
+        self.voices = ev.VoicePrints()            # the speakers heard so far: kept in the lease
+        self.voices.CopyFrom(lease.voices)
+        self.lease_lock = asyncio.Lock()          # the renewal and a new speaker both write the lease
         self.language = lease.language
         self.reconnects = lease.reconnects
         self.gap_s = 0.0
@@ -354,7 +357,11 @@ class LiveStream:
                 doc = await self._whisper(audio, final=True)
                 cut = whole_cut(doc["segments"], end.start_s, end.end_s) if doc else None
                 if cut is not None:
-                    await self._publish_utterance(cut, audio, doc.get("language", ""))
+                    turns = split_turns(cut, await self._speakers(audio, end))
+                    for turn in turns:
+                        span = audio if len(turns) == 1 else audio[int((turn.start_s - end.start_s) * SAMPLE_RATE):
+                                                                    int((turn.end_s - end.start_s) * SAMPLE_RATE)]
+                        await self._publish_utterance(turn, span, doc.get("language", ""))
                     FINAL_LATENCY.observe(max(0.0, time.time() - heard_at))
                 self.rt.log.debug("utterance of %.1f s: waited %.2f s, Whisper %.2f s, %s", len(audio) / SAMPLE_RATE,
                                   began - heard_at, time.time() - began, "published" if cut else "no words",
@@ -364,25 +371,51 @@ class LiveStream:
                 self.waiting.remove(heard_at)
                 self.waiting_from.remove(end.start_s)
 
-    async def _whisper(self, audio: np.ndarray, final: bool) -> dict | None:
-        """Whisper on Triton. A final waits out an outage (it is never dropped); a partial is skipped."""
-        language = np.array([(self.job.language or self.language).encode()], dtype=object)
+    async def _speakers(self, audio: np.ndarray, end: live.SpeechEnded) -> list:
+        """Who speaks when in an ended utterance, labelled as before in the stream; a new speaker is
+        written to the lease at once, so a takeover keeps the label. [] with diarization off."""
+        if self.s.diarization == "off":
+            return []
+        known = speakers.count(self.voices)
+        segments = await self._waiting_out_outages(
+            lambda: speakers.timeline(self.rt.triton, audio, end.start_s, [(end.start_s, end.end_s)], self.voices,
+                                      self.job.min_speakers, self.job.max_speakers), "the speakers")
+        if speakers.count(self.voices) > known:
+            try:
+                await self._write_lease(self._lease(time.time() + self.s.lease_ttl_s))
+            except LeaseLost:
+                raise
+            except Exception as exc:  # NATS away for a moment: the next renewal writes it
+                self.rt.log.warning("the new speaker was not yet kept: %s", exc, extra=self.log_extra)
+        return segments or []
+
+    async def _waiting_out_outages(self, call, what: str, final: bool = True):
+        """``call()``, waiting out a Triton outage (work is delayed, never dropped); None when not
+        final and it failed, or when it failed on its input."""
         while True:
             try:
-                out, self.model_version = await self.rt.triton.infer(
-                    MODEL, {"AUDIO": audio.astype(np.float32), "LANGUAGE": language, "SHORT_CONTEXT": SHORT_CONTEXT},
-                    ["SEGMENTS"])
-                return json.loads(out["SEGMENTS"][0])
+                return await call()
             except Exception as exc:
                 if not final:
                     self.rt.log.info("a partial was skipped: %s", exc, extra=self.log_extra)
                     return None
                 if not is_outage(exc) and await self.rt.dependencies.ready():
-                    self.rt.log.error("an utterance could not be transcribed: %s", exc, extra=self.log_extra)
+                    self.rt.log.error("%s of an utterance could not be read: %s", what, exc, extra=self.log_extra)
                     return None
-                self.rt.log.warning("Whisper unavailable, the utterance waits: %s", exc, extra=self.log_extra)
+                self.rt.log.warning("Triton unavailable, the utterance waits: %s", exc, extra=self.log_extra)
                 await asyncio.sleep(1.0)
                 await self.rt.dependencies.wait_ready(asyncio.Event())
+
+    async def _whisper(self, audio: np.ndarray, final: bool) -> dict | None:
+        """Whisper on Triton. A final waits out an outage (it is never dropped); a partial is skipped."""
+        language = np.array([(self.job.language or self.language).encode()], dtype=object)
+
+        async def transcribe() -> dict:
+            out, self.model_version = await self.rt.triton.infer(
+                MODEL, {"AUDIO": audio.astype(np.float32), "LANGUAGE": language, "SHORT_CONTEXT": SHORT_CONTEXT},
+                ["SEGMENTS"])
+            return json.loads(out["SEGMENTS"][0])
+        return await self._waiting_out_outages(transcribe, "the words", final)
 
     async def _publish_utterance(self, cut, audio: np.ndarray, language: str) -> None:
         index = self.next_index
@@ -444,7 +477,7 @@ class LiveStream:
     def _lease(self, expires_at: float) -> ev.StreamLease:
         return ev.StreamLease(owner=self.owner, expires_at=expires_at, renewed_at=time.time(),
                               media_s=self.media_s, next_index=self.next_index, language=self.language,
-                              recent=self.recent, reconnects=self.reconnects)
+                              recent=self.recent, reconnects=self.reconnects, voices=self.voices)
 
     async def _renew(self) -> None:
         """Keep the lease, checkpoint how far the stream got, and notice StopStream or a cancel."""
@@ -472,7 +505,8 @@ class LiveStream:
 
     async def _write_lease(self, lease: ev.StreamLease) -> None:
         try:
-            self.revision = await self.leases.update(self.id, lease.SerializeToString(), last=self.revision)
+            async with self.lease_lock:
+                self.revision = await self.leases.update(self.id, lease.SerializeToString(), last=self.revision)
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             raise LeaseLost() from None
         except BadRequestError as exc:
