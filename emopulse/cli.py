@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 
-from emopulse.client import Client
+from emopulse.client import Client, speaker_bounds
 from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS
 from emopulse.v1 import api_pb2
 from emopulse.v1 import results_pb2 as pb
@@ -88,7 +88,7 @@ def format_result(r: pb.UtteranceResult) -> str:
     sentiment = max(range(len(SENTIMENTS)), key=lambda i: r.sentiment[i])
     used = [m for m, entry in zip(MODALITIES, r.modalities) if entry.present]
     late = f"; timed out: {', '.join(r.timed_out)}" if r.timed_out else ""
-    return (f"[{r.start_s:7.2f}s – {r.end_s:7.2f}s] {EMOTIONS[emotion]:8s} {r.emotion[emotion]:.2f}  "
+    return (f"[{r.start_s:7.2f}s – {r.end_s:7.2f}s] {r.speaker or '-':3s} {EMOTIONS[emotion]:8s} {r.emotion[emotion]:.2f}  "
             f"{SENTIMENTS[sentiment]:8s} {r.sentiment[sentiment]:.2f}  ({'+'.join(used)}{late})  {r.text}")
 
 
@@ -98,6 +98,10 @@ def format_summary(s: pb.Summary) -> str:
     lines = [f"{s.utterance_count} utterances in {s.duration_s:.1f}s" + (f" ({s.note})" if s.note else "")]
     if s.utterance_count:
         lines += [f"emotions:   {dist(s.emotion_distribution)}", f"sentiment:  {dist(s.sentiment_distribution)}"]
+    for p in s.speakers:
+        top = max(EMOTIONS, key=lambda e: p.emotion_distribution.get(e, 0.0)) if p.emotion_distribution else "-"
+        lines.append(f"{p.speaker:3s} {p.utterance_count:3d} utterances, {p.talk_time_s:6.1f}s talk ({p.talk_share:.0%}), "
+                     f"sentiment {p.sentiment:+.2f}, mostly {top}")
     if s.reaction_count:  # faces read while nobody spoke
         lines.append(f"reactions:  {s.reaction_count}, faces showing {dist(s.reaction_expression)}")
     return "\n".join(lines)
@@ -179,6 +183,15 @@ def gateway_for(args) -> tuple[str, object]:
     return stack.gateway, stack
 
 
+def add_speaker_options(parser) -> None:
+    parser.add_argument("--min-speakers", type=int, default=0, help="at least this many people speak (default: estimate)")
+    parser.add_argument("--max-speakers", type=int, default=0, help="at most this many people speak (default: estimate)")
+
+
+def speakers_of(args):
+    return speaker_bounds(args.min_speakers, args.max_speakers)
+
+
 def cmd_analyze(args) -> int:
     path = Path(args.video)
     if not path.is_file():
@@ -189,7 +202,7 @@ def cmd_analyze(args) -> int:
             def progress(sent, total):
                 if not args.json and sys.stderr.isatty():
                     print(f"\ruploading {path.name}: {sent / max(total, 1):4.0%}", end="", file=sys.stderr, flush=True)
-            job = client.upload(path, language=args.language, progress=progress)
+            job = client.upload(path, language=args.language, progress=progress, speakers=speakers_of(args))
             if not args.json:
                 print(f"\njob {job.id}", file=sys.stderr)
             return follow(client, job.id, args.json, args.report)
@@ -225,7 +238,7 @@ def cmd_live(args) -> int:
     try:
         with Client(address, reconnect_s=CLI_RECONNECT_S) as client:
             stream_id = push_file(client, args) if args.file else \
-                client.start_stream(args.url, name=args.name, language=args.language).id
+                client.start_stream(args.url, name=args.name, language=args.language, speakers=speakers_of(args)).id
             if not args.json:
                 print(f"stream {stream_id}", file=sys.stderr)
             try:
@@ -261,7 +274,7 @@ def push_file(client: Client, args) -> str:
     def push() -> None:
         try:
             client.push_stream(file_chunks(args.file, loop=args.loop), name=args.name or Path(args.file).name,
-                               language=args.language, on_start=on_start)
+                               language=args.language, on_start=on_start, speakers=speakers_of(args))
         except grpc.RpcError as exc:
             failed.append(exc)
             started.set()
@@ -449,6 +462,7 @@ def parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="upload a video and print each utterance as it is analysed")
     analyze.add_argument("video")
     analyze.add_argument("--language", default="", help="spoken language (ISO code); default: detect")
+    add_speaker_options(analyze)
     analyze.add_argument("--up", action="store_true", help="start the embedded stack for this run if none is running")
     analyze.add_argument("--port", type=int, default=50051, help=argparse.SUPPRESS)
     analyze.set_defaults(run=cmd_analyze)
@@ -468,6 +482,7 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--name", default="", help="a label for the stream")
     live.add_argument("--language", default="", help="spoken language (ISO code); default: detect")
     live.add_argument("--stop-on-exit", action="store_true", help="Ctrl-C also stops the stream (default: it keeps running)")
+    add_speaker_options(live)
     live.add_argument("--up", action="store_true", help="start the embedded stack for this run if none is running")
     live.add_argument("--port", type=int, default=50051, help=argparse.SUPPRESS)
     live.set_defaults(run=cmd_live)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (backend first)
 import numpy as np  # noqa: E402
 
 from emopulse.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402
+from emopulse.processing.fusion import speaker_summaries  # noqa: E402
 from emopulse.v1 import api_pb2  # noqa: E402
 from emopulse.v1 import results_pb2 as pb  # noqa: E402
 
@@ -62,9 +63,28 @@ def _row(r: pb.UtteranceResult) -> str:
     e, s = int(np.argmax(r.emotion)), int(np.argmax(r.sentiment))
     present = [m for m, entry in zip(MODALITIES, r.modalities) if entry.present]
     absent = [f"{m}: {entry.absent_reason}" for m, entry in zip(MODALITIES, r.modalities) if not entry.present]
-    return (f"<tr><td>{r.index}</td><td>{r.start_s:.2f}–{r.end_s:.2f}</td><td>{html.escape(r.text)}</td>"
+    return (f"<tr><td>{r.index}</td><td>{r.start_s:.2f}–{r.end_s:.2f}</td><td>{html.escape(r.speaker or '-')}</td>"
+            f"<td>{html.escape(r.text)}</td>"
             f"<td>{EMOTIONS[e]} {r.emotion[e]:.2f}</td><td>{SENTIMENTS[s]} {r.sentiment[s]:.2f}</td>"
             f"<td>{', '.join(present)}</td><td class=muted>{html.escape('; '.join(absent))}</td></tr>")
+
+
+def _speaker_table(results: list[pb.UtteranceResult]) -> str:
+    """Per speaker: how much they spoke, how they felt (the Summary's figures, from the results)."""
+    rows = speaker_summaries(results)
+    if not rows:
+        return "<p class=muted>none: no speakers were told apart (diarization off, or no speech)</p>"
+    body = "".join(
+        f"<tr><td>{html.escape(p.speaker)}</td><td>{p.utterance_count}</td><td>{p.talk_time_s:.1f} s ({p.talk_share:.0%})</td>"
+        f"<td>{_signed(p.sentiment)}</td><td>" + html.escape(", ".join(
+            f"{k} {v:.0%}" for k, v in sorted(p.emotion_distribution.items(), key=lambda kv: -kv[1]) if v > 0)) + "</td></tr>"
+        for p in rows)
+    return ("<table class=speakers><tr><th>speaker</th><th>utterances</th><th>talk time</th><th>sentiment</th>"
+            f"<th>top emotions</th></tr>{body}</table>")
+
+
+_UTTERANCE_HEAD = ("<table><tr><th>#</th><th>time (s)</th><th>speaker</th><th>transcript</th><th>emotion</th>"
+                   "<th>sentiment</th><th>modalities</th><th>absent</th></tr>")
 
 
 def render(job: pb.Job, results: list[pb.UtteranceResult], summary: pb.Summary | None) -> str:
@@ -78,8 +98,9 @@ def render(job: pb.Job, results: list[pb.UtteranceResult], summary: pb.Summary |
                   "<h2>Sentiment over time</h2>", _timeline(results, SENTIMENTS, SENTIMENT_COLOURS, "sentiment", "sentiment")]
     if summary and summary.utterance_count:
         parts += ["<h2>Distribution</h2>", _distribution(summary)]
-    parts += ["<h2>Utterances</h2><table><tr><th>#</th><th>time (s)</th><th>transcript</th><th>emotion</th>"
-              "<th>sentiment</th><th>modalities</th><th>absent</th></tr>", *map(_row, results), "</table>"]
+    if results:
+        parts += ["<h2>Speakers</h2>", _speaker_table(results)]
+    parts += ["<h2>Utterances</h2>", _UTTERANCE_HEAD, *map(_row, results), "</table>"]
     return _page(title, parts)
 
 
@@ -305,6 +326,7 @@ def render_event(history: api_pb2.EventHistory, results: list[pb.UtteranceResult
     parts += ["<h2>Sentiment over time</h2>", _sentiment_chart(history) if history.timeline else no_timeline]
     has_emotion = any(p.windows and len(p.windows[0].emotion) == len(EMOTIONS) for p in history.timeline)
     parts += ["<h2>Emotion stack</h2>", _emotion_stack(history) if has_emotion else "<p class=muted>none: no window had speech</p>"]
+    parts += ["<h2>Speakers</h2>", _speaker_table(results)]
     parts += ["<h2>Alerts</h2>", _alert_table(history.alerts)]
     parts += ["<h2>Top moments</h2>", _moment("Most positive", e.most_positive), _moment("Most negative", e.most_negative)]
     parts += ["<h2>Engagement and reactions</h2>", _engagement_chart(history) if history.timeline else no_timeline]
@@ -317,7 +339,6 @@ def render_event(history: api_pb2.EventHistory, results: list[pb.UtteranceResult
         histories = [history, *compare]
         parts += ["<h2>Compare events</h2>", _compare_table(histories), _compare_chart(histories)]
     parts += ["<h2>Utterances</h2>"]
-    parts += (["<table><tr><th>#</th><th>time (s)</th><th>transcript</th><th>emotion</th><th>sentiment</th>"
-               "<th>modalities</th><th>absent</th></tr>", *map(_row, results), "</table>"] if results
+    parts += ([_UTTERANCE_HEAD, *map(_row, results), "</table>"] if results
               else ["<p class=muted>none: no utterances</p>"])
     return _page(title, parts, _EVENT_STYLE)

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from emopulse.processing import face_detectors, vision
+from emopulse.processing import face_detectors, face_tracks, vision
 from emopulse.runtime import bus, metrics
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.worker import FeatureWorker
@@ -45,10 +45,13 @@ class Vision(FeatureWorker):
         if not found:
             return pb.ModalityResult(modality=pb.VISION, present=False,
                                      absent_reason=f"no face found in {frames} sampled frames")
-        faces, mean, version = await self._expressions(found, crops)
+        tracks = face_tracks.link_tracks(found, crops)
+        speaker_track, speaker_basis = face_tracks.likely_speaker(found, crops, tracks)
+        faces, mean, version = await self._expressions(found, crops, tracks)
         metrics.STAGE_SECONDS.labels("vision").observe(time.perf_counter() - started)
         return pb.ModalityResult(modality=pb.VISION, present=True, emotion=mean, embedding=mean, faces=faces,
-                                 classifier=CLASSIFIER, model_version=version)
+                                 classifier=CLASSIFIER, model_version=version,
+                                 speaker_track=speaker_track, speaker_basis=speaker_basis)
 
     async def _faces(self, frames: list[ev.FrameRef], media_uri: str, times: list[float]):
         """Faces in a live stream's recorded pictures, or else in the file's frames at `times`."""
@@ -57,13 +60,14 @@ class Vision(FeatureWorker):
         path = await asyncio.to_thread(self.rt.store.local_path, media_uri)
         return await asyncio.to_thread(vision.find_faces, path, times, self._detector())
 
-    async def _expressions(self, found, crops) -> tuple[list[pb.Face], np.ndarray, str]:
-        """Each face's expression on Triton -> the faces, their mean expression, the model version."""
+    async def _expressions(self, found, crops, tracks) -> tuple[list[pb.Face], np.ndarray, str]:
+        """Each face's expression on Triton -> the faces (with their track), their mean expression,
+        the model version."""
         batches = [await self.rt.triton.infer(MODEL, {"FACE": crops[i:i + MAX_BATCH]}, ["EXPRESSION"])
                    for i in range(0, len(crops), MAX_BATCH)]
         expressions = np.concatenate([out["EXPRESSION"] for out, _ in batches])
-        faces = [pb.Face(time_s=t, box=pb.Box(x=x, y=y, width=w, height=h), expression=p)
-                 for (t, (x, y, w, h)), p in zip(found, expressions)]
+        faces = [pb.Face(time_s=t, box=pb.Box(x=x, y=y, width=w, height=h), expression=p, track=k)
+                 for (t, (x, y, w, h)), p, k in zip(found, expressions, tracks)]
         return faces, vision.aggregate_expressions(expressions), batches[0][1]
 
     # ---- reactions: faces while nobody spoke ---------------------------------------------------
@@ -76,7 +80,8 @@ class Vision(FeatureWorker):
         found, crops, _ = await self._faces(frames, request.media_uri, [request.time_s])
         reaction = None
         if found:
-            faces, mean, version = await self._expressions(found, crops)
+            # one frame: tracks 1..n, largest face first
+            faces, mean, version = await self._expressions(found, crops, face_tracks.link_tracks(found, crops))
             reaction = pb.Reaction(index=request.index, time_s=request.time_s, faces=faces, expression=mean,
                                    classifier=CLASSIFIER, model_version=version)
             # Before the answer: fusion may end the job on the answer, and the summary ends Subscribe.

@@ -15,9 +15,9 @@ from emopulse.v1 import results_pb2 as pb
 from emopulse.processing.fusion import summarise
 
 
-def result(i: int, emotion: int, sentiment: int, text: str) -> pb.UtteranceResult:
+def result(i: int, emotion: int, sentiment: int, text: str, speaker: str = "") -> pb.UtteranceResult:
     return pb.UtteranceResult(
-        index=i, start_s=2.0 * i, end_s=2.0 * i + 1.5, text=text,
+        index=i, start_s=2.0 * i, end_s=2.0 * i + 1.5, text=text, speaker=speaker or f"S{i % 2 + 1}",
         emotion=np.eye(7)[emotion] * 0.8 + 0.2 / 7, sentiment=np.eye(3)[sentiment] * 0.7 + 0.1,
         modalities=[pb.ModalityResult(modality=pb.TEXT, present=True), pb.ModalityResult(modality=pb.AUDIO, present=True),
                     pb.ModalityResult(modality=pb.VISION, present=False, absent_reason="no face found")])
@@ -36,7 +36,7 @@ def test_report_has_three_charts_with_the_data_and_the_table():
     assert len(re.findall(r'<g id="FillBetweenPolyCollection_|<g id="PolyCollection_', sentiment_chart)) == 3 * len(SENTIMENTS)
     assert all(label in emotion_chart for label in EMOTIONS)
     assert len(re.findall(r'<g id="patch_', distribution)) >= len(EMOTIONS) + len(SENTIMENTS)
-    assert page.count("<tr><td>") == 3
+    assert page.count("<tr><td>") == 3 + 2  # three utterances, two speakers
     assert "Great &lt;news&gt;!" in page and "joy 0.83" in page and "vision: no face found" in page
 
 
@@ -48,7 +48,7 @@ def test_report_without_utterances_says_so():
 # --- the post-event report ----------------------------------------------------------------------
 
 SCRIPT_QUOTE = "They said <script>alert('x')</script> & left"
-SECTIONS = ("Sentiment over time", "Emotion stack", "Alerts", "Top moments", "Engagement and reactions",
+SECTIONS = ("Sentiment over time", "Emotion stack", "Speakers", "Alerts", "Top moments", "Engagement and reactions",
             "Audience", "Utterances")
 GAP_S = (150.0, 155.0)  # windows where nobody spoke: no emotion, a gap in the stack
 
@@ -109,6 +109,16 @@ def event_page(**kw):
 
 def headings(page):
     return re.findall(r"<h2>(.*?)</h2>", page)
+
+
+def test_the_speaker_section_says_who_spoke_how_much_and_how_they_felt():
+    page = event_page()
+    table = re.search(r"<table class=speakers>(.*?)</table>", page, re.S).group(1)
+    rows = re.findall(r"<tr><td>(S\d)</td><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", table)
+    assert [r[:3] for r in rows] == [("S1", "2", "3.0 s (67%)"), ("S2", "1", "1.5 s (33%)")]
+    assert rows[1][3:] == ("-0.70", "anger 100%")  # "I hate it.": positive 0.1 - negative 0.8
+    assert "<td>S2</td><td>I hate it.</td>" in page  # the speaker on every utterance row
+    assert "no speakers were told apart" in render_event(event_history(), [], [], [])
 
 
 def test_event_report_has_every_section_with_its_charts():
@@ -176,7 +186,7 @@ def test_empty_event_history_renders_with_none_notes():
     page = render_event(api_pb2.EventHistory(), [], [], [])
     assert page.startswith("<!doctype html>") and page.endswith("</html>")
     assert headings(page) == list(SECTIONS) and "<svg" not in page
-    assert page.count("none:") == 6 and "No reactions" in page and "unnamed event" in page
+    assert page.count("none:") == 7 and "No reactions" in page and "unnamed event" in page
     # a timeline without any speech: charts, but no emotion stack
     silent = api_pb2.EventHistory(event=api_pb2.EventRecord(id="s", duration_s=20),
                                   timeline=[pb.Pulse(media_s=t, windows=[pb.PulseWindow(length_s=10)]) for t in (5, 10, 15, 20)])
