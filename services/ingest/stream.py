@@ -427,7 +427,7 @@ class LiveStream:
             words=[pb.Word(text=w.strip(), start_s=s, end_s=e, probability=p) for w, s, e, p in cut.words],
             audio_uri=audio_uri, media_uri=self.job.stream.url, has_video=bool(pictures),
             model_version=self.model_version, cut_at=time.time(), context=" ".join(self.recent[-CONTEXT_UTTERANCES:]),
-            frames=[ev.FrameRef(time_s=t, uri=uri) for t, uri in pictures])
+            speaker=cut.speaker, frames=[ev.FrameRef(time_s=t, uri=uri) for t, uri in pictures])
         await self.rt.publish(bus.utterances_subject(self.id), ev.UtteranceEvent(utterance=utterance),
                               f"utterance:{self.id}:{index}")
         self.next_index = index + 1
