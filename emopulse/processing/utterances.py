@@ -49,12 +49,13 @@ def chunk_words(segments: list[dict], offset_s: float) -> Words:
 def cut_utterances(segments: list[dict], offset_s: float, regions: list[tuple[float, float]],
                    max_len_s: float, timeline: list[diarization.Segment] | None = None,
                    until_s: float | None = None) -> list[Cut]:
-    """Whisper segments of one chunk -> utterances, each one speaker's sentence or less.
+    """Whisper segments of one chunk -> utterances, each one speaker's turn or less.
 
-    Cuts fall only between words: at sentence ends (Whisper's punctuation), at pauses the voice
-    activity detector found (a change of speech region), where the speaker changes (``timeline``,
-    from diarization), and, where still longer than ``max_len_s``, at the best word boundary.
-    Whisper's own segment ends are not cuts: they can fall mid-phrase. Words starting at or after
+    Cuts fall only between words: at pauses the voice activity detector found (a change of speech
+    region), where the speaker changes (``timeline``, from diarization), and, where still longer
+    than ``max_len_s``, at the best word boundary (preferring sentence ends). Whisper's own segment
+    ends are not cuts: they can fall mid-phrase. A speaker's turn of several sentences without a
+    pause stays one utterance, as MELD counts utterances. Words starting at or after
     ``until_s`` are left out (the chunk's carry: see ``carry_point``).
     """
     words = [w for w in chunk_words(segments, offset_s) if until_s is None or w[1] < until_s]
@@ -74,7 +75,7 @@ def cut_utterances(segments: list[dict], offset_s: float, regions: list[tuple[fl
             previous = last[-1]
             same_region = _region_of((previous[1] + previous[2]) / 2, regions) == region
             changed = who is not None and last_who is not None and who != last_who
-            if same_region and not changed and not ends_sentence(previous[0]):
+            if same_region and not changed:
                 groups[-1] = (last_who if last_who is not None else who, last + [word])
                 continue
         groups.append((who, [word]))
@@ -151,8 +152,8 @@ def whole_cut(segments: list[dict], start_s: float, end_s: float) -> Cut | None:
 
 
 def split_turns(cut: Cut, timeline: list[diarization.Segment]) -> list[Cut]:
-    """A live utterance (as the endpointer ended it) cut between words wherever the speaker changes;
-    each piece carries its speaker. Without a timeline (diarization off) it stays whole."""
+    """A live utterance (as the endpointer ended it, at a pause) cut between words wherever the
+    speaker changes; each piece carries its speaker. Without a timeline (diarization off) it stays whole."""
     if not timeline:
         return [cut]
     if not cut.words:

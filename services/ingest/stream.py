@@ -35,6 +35,9 @@ RECORD_SEGMENT_S = 10.0     # audio is recorded in segments this long
 PRE_ROLL_S = 1.0            # audio kept before the speech in progress
 PICTURES_KEPT_S = 120.0     # picture references kept in memory for utterances still to come
 SHORT_CONTEXT = np.array([True])  # Whisper encodes the utterance, not a 30 s window: the latency is in it
+# Live speaker labels are off for now: with them on, a pushed stream's recording came out with its
+# last seconds of audio missing (tests/e2e/test_live.py side by side); not yet understood (issue #10).
+LIVE_SPEAKERS = False
 PARTIAL_QUIET_S = 0.2       # no new partial once the speaker has paused this long: the final is near
 PICTURE_MAX_AGE_S = 2.0     # a reaction needs a picture at most this old: an older one no longer shows the moment
 
@@ -72,7 +75,6 @@ class LiveStream:
         self.recent = list(lease.recent)
         self.voices = ev.VoicePrints()            # the speakers heard so far: kept in the lease
         self.voices.CopyFrom(lease.voices)
-        self.lease_lock = asyncio.Lock()          # the renewal and a new speaker both write the lease
         self.language = lease.language
         self.reconnects = lease.reconnects
         self.gap_s = 0.0
@@ -372,21 +374,13 @@ class LiveStream:
                 self.waiting_from.remove(end.start_s)
 
     async def _speakers(self, audio: np.ndarray, end: live.SpeechEnded) -> list:
-        """Who speaks when in an ended utterance, labelled as before in the stream; a new speaker is
-        written to the lease at once, so a takeover keeps the label. [] with diarization off."""
-        if self.s.diarization == "off":
+        """Who speaks when in an ended utterance, labelled as before in the stream (the speakers go
+        into the lease at its next renewal, so a takeover keeps them). [] with diarization off."""
+        if self.s.diarization == "off" or not LIVE_SPEAKERS:
             return []
-        known = speakers.count(self.voices)
         segments = await self._waiting_out_outages(
             lambda: speakers.timeline(self.rt.triton, audio, end.start_s, [(end.start_s, end.end_s)], self.voices,
                                       self.job.min_speakers, self.job.max_speakers), "the speakers")
-        if speakers.count(self.voices) > known:
-            try:
-                await self._write_lease(self._lease(time.time() + self.s.lease_ttl_s))
-            except LeaseLost:
-                raise
-            except Exception as exc:  # NATS away for a moment: the next renewal writes it
-                self.rt.log.warning("the new speaker was not yet kept: %s", exc, extra=self.log_extra)
         return segments or []
 
     async def _waiting_out_outages(self, call, what: str, final: bool = True):
@@ -505,8 +499,7 @@ class LiveStream:
 
     async def _write_lease(self, lease: ev.StreamLease) -> None:
         try:
-            async with self.lease_lock:
-                self.revision = await self.leases.update(self.id, lease.SerializeToString(), last=self.revision)
+            self.revision = await self.leases.update(self.id, lease.SerializeToString(), last=self.revision)
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             raise LeaseLost() from None
         except BadRequestError as exc:

@@ -20,12 +20,12 @@ def seg(words):
             "words": [{"word": w, "start": s, "end": e, "probability": 0.9} for w, s, e in words]}
 
 
-def test_sentence_ends_cut_but_abbreviations_and_trailing_off_do_not():
+def test_one_speakers_sentences_without_a_pause_stay_one_utterance():
     assert ends_sentence(" there.") and ends_sentence(" you?") and ends_sentence(' "Stop!"')
     assert not ends_sentence(" Mr.") and not ends_sentence(" well...") and not ends_sentence(" so,")
     words = [(" Hello.", 0.0, 0.4), (" Oh,", 0.5, 0.7), (" hello", 0.7, 1.0), (" Mr.", 1.0, 1.2), (" Smith.", 1.2, 1.6)]
     cuts = cut_utterances([seg(words)], 0.0, [(0.0, 2.0)], 15)
-    assert [c.text for c in cuts] == ["Hello.", "Oh, hello Mr. Smith."]
+    assert [c.text for c in cuts] == ["Hello. Oh, hello Mr. Smith."]
 
 
 def test_whisper_segment_ends_are_not_cuts():
