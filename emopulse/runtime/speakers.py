@@ -16,11 +16,6 @@ MODEL = "speaker_embedding"
 BATCH = 64  # the model's max_batch_size
 
 
-def count(voices: ev.VoicePrints) -> int:
-    """How many speakers ``voices`` holds."""
-    return len(voices.sums) // voices.dim if voices.dim else 0
-
-
 def clusterer(voices: ev.VoicePrints, min_speakers: int = 0, max_speakers: int = 0) -> dz.OnlineClusterer:
     sums = np.asarray(voices.sums, np.float32).reshape(-1, voices.dim) if voices.dim else None
     return dz.OnlineClusterer(max_speakers=max_speakers or None, min_speakers=min_speakers or None, sums=sums)
