@@ -12,11 +12,14 @@ would: silero VAD -> sliding windows over the speech -> ``speaker_embedding`` (G
   hypothesis' speaker changes) whose words all fall in one reference speaker's spans; the stricter
   "by word owner" share wants every word spoken by one speaker (see turn_purity).
 - Speaker-count accuracy: the share of conversations whose number of speakers was found exactly.
-- As the pipeline labels speakers (OnlineClusterer.assign_batch, labels never change): "chunked" =
-  the windows of each 20 s of speech at once (a file's Whisper chunks, TRANSCRIBE_CHUNK_S); "online"
-  = the windows of each speech region at once (a live stream's utterances).
+- As the pipeline labels speakers and cuts utterances, with the pipeline's own functions (labels
+  never change): "files" = the transcriber's VAD and 20 s chunks (media.speech_chunks), each chunk's
+  windows labelled at once (OnlineClusterer.assign_batch), utterances cut by cut_utterances (pauses,
+  speaker changes, 15 s); "live" = ingest's endpointer (live.StreamingVad + Endpointer), each
+  utterance's windows labelled at once, then split_turns. The words are the reference words (Whisper
+  is not run), so utterance purity is the share of utterances whose words all come from one speaker.
 
-    python -m bench.diarization                 # test set (5 per speaker count), real tritonserver
+    python -m bench.diarization                 # test set (10 per speaker count), real tritonserver
     python -m bench.diarization --in-process    # same model code called directly (no server)
     python -m bench.diarization --hard          # voices GE2E confuses (tests.conversations.HARD_VOICES)
     python -m bench.diarization --tune          # grid over window/hop/threshold on the dev set (8 per count)
@@ -40,14 +43,15 @@ from pathlib import Path
 import numpy as np
 
 from emopulse.processing import diarization as dz
+from emopulse.processing import live, media
 from emopulse.processing.media import speech_regions
+from emopulse.processing.utterances import Cut, cut_utterances, split_turns, whole_cut
 from tests import conversations as gen
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"der": 0.15, "turn_purity": 0.95}
 BATCH = 64
-# silero VAD, finer than the transcriber's (400 ms silences, 200 ms pad): turns change in short pauses.
-VAD = {"min_silence_duration_ms": 150, "speech_pad_ms": 30, "min_speech_duration_ms": 150}
+VAD = dz.TURN_VAD  # the VAD the pipeline's voice-print windows use
 
 
 # ---- embedders ------------------------------------------------------------------------------
@@ -154,6 +158,86 @@ def hypothesis(windows, embeddings, threshold: float, min_speaker_s: float, hop_
     return segments, len({s.speaker for s in segments})
 
 
+def _whisper_like(words: list[dz.Word], offset_s: float) -> list[dict]:
+    """Reference words as one Whisper segment (times from ``offset_s``), for the pipeline's cutters."""
+    return [{"text": " ".join(w.text for w in words), "start": words[0].start - offset_s,
+             "end": words[-1].end - offset_s,
+             "words": [{"word": " " + w.text, "start": w.start - offset_s, "end": w.end - offset_s}
+                       for w in words]}] if words else []
+
+
+def _heard_words(conv: gen.Conversation) -> list[dz.Word]:
+    """The reference words as Whisper gives them on clean speech: a turn's last word with its
+    sentence's punctuation (which cut_utterances and split_turns use)."""
+    marks = {(t.words[-1].start, t.words[-1].text): t.text.rstrip()[-1]
+             for t in conv.turns if t.words and not t.text.rstrip()[-1].isalnum()}
+    return [dz.Word(w.start, w.end, w.text + marks.get((w.start, w.text), "")) for w, _ in conv.words]
+
+
+def _label(clusterer: dz.OnlineClusterer, conv: gen.Conversation, windows: list[dz.Span], embedder) -> list[dz.Segment]:
+    """One batch's windows labelled at once, on the time line (what runtime/speakers.timeline does)."""
+    if not windows:
+        return []
+    labels = clusterer.assign_batch(embed(conv, windows, dz.WINDOW_S, embedder))
+    heard = [(w, who) for w, who in zip(windows, labels) if who is not None]
+    return dz.label_timeline([w for w, _ in heard], [who for _, who in heard])
+
+
+def as_files_are(conv: gen.Conversation, embedder, threshold: float = dz.ONLINE_THRESHOLD,
+                 chunk_s: float = CHUNK_S, max_utterance_s: float = 15.0) -> tuple[list[dz.Segment], list[Cut]]:
+    """(speaker segments, utterances) as the transcriber makes them of a file."""
+    clusterer, segments, cuts = dz.OnlineClusterer(threshold), [], []
+    words = _heard_words(conv)
+    for chunk in media.speech_chunks([conv.audio], chunk_s, media.CHUNK_MAX_GAP_S):
+        timeline = _label(clusterer, conv, dz.turn_windows(chunk.samples, chunk.start_s), embedder)
+        inside = [w for w in words if chunk.start_s <= (w.start + w.end) / 2 < chunk.end_s]
+        segments += timeline
+        cuts += cut_utterances(_whisper_like(inside, chunk.start_s), chunk.start_s, chunk.regions,
+                               max_utterance_s, timeline)
+    return segments, cuts
+
+
+def as_live_streams_are(conv: gen.Conversation, embedder, threshold: float = dz.ONLINE_THRESHOLD,
+                        endpoint_s: float = 0.5,
+                        block_s: float = 0.1) -> tuple[list[dz.Segment], list[Cut]]:
+    """(speaker segments, utterances) as ingest makes them of a live stream fed ``block_s`` at a time."""
+    vad, endpointer = live.StreamingVad(), live.Endpointer(endpoint_s=endpoint_s)
+    ends: list[live.SpeechEnded] = []
+    step = int(block_s * gen.SAMPLE_RATE)
+    for at in range(0, len(conv.audio), step):
+        for t, p in vad.feed(conv.audio[at:at + step]):
+            ends += [e for e in endpointer.add(t, p) if isinstance(e, live.SpeechEnded)]
+    ends += endpointer.flush(conv.duration_s)
+    clusterer, segments, cuts = dz.OnlineClusterer(threshold), [], []
+    words = _heard_words(conv)
+    for end in ends:
+        audio = conv.audio[int(end.start_s * gen.SAMPLE_RATE):int(end.end_s * gen.SAMPLE_RATE)]
+        timeline = _label(clusterer, conv, dz.turn_windows(audio, end.start_s), embedder)
+        inside = [w for w in words if end.start_s <= (w.start + w.end) / 2 < end.end_s]
+        cut = whole_cut(_whisper_like(inside, end.start_s), end.start_s, end.end_s)
+        segments += timeline
+        cuts += split_turns(cut, timeline) if cut else []
+    return segments, cuts
+
+
+def utterance_purity(conv: gen.Conversation, cuts: list[Cut]) -> tuple[int, int, int, int]:
+    """(pure utterances, those whose words all have one owner, utterances, reference words in none).
+
+    Pure as in turn_purity: every word's middle lies in one speaker's turns (a word said while two
+    talk counts for both, since no one-label-per-word cut can separate interleaved words)."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for t in conv.turns:
+        spans.setdefault(t.speaker, []).append((t.start, t.end))
+    starts = np.array([w.start for w, _ in conv.words])
+    owners = [who for _, who in conv.words]
+    pure = owner_pure = 0
+    for c in cuts:
+        mids = [(w[1] + w[2]) / 2 for w in c.words]
+        pure += any(all(any(a <= m <= b for a, b in sp) for m in mids) for sp in spans.values())
+        owner_pure += len({owners[int(np.argmin(abs(starts - w[1])))] for w in c.words}) == 1
+    return pure, owner_pure, len(cuts), len(owners) - sum(len(c.words) for c in cuts)
+
+
 def _annotation(items):
     from pyannote.core import Annotation, Segment
 
@@ -219,7 +303,7 @@ def metrics_pair():
 def evaluate(convs, embedder, window_s: float, hop_s: float, threshold: float, min_speaker_s: float,
              online_threshold: float) -> dict:
     started = time.perf_counter()
-    overall, online_overall, chunked_overall = metrics_pair(), metrics_pair(), metrics_pair()
+    overall, live_overall, files_overall = metrics_pair(), metrics_pair(), metrics_pair()
     by_count: dict[int, list] = {}
     rows, embed_s, audio_s = [], 0.0, 0.0
     for conv in convs:
@@ -232,17 +316,21 @@ def evaluate(convs, embedder, window_s: float, hop_s: float, threshold: float, m
         segments, found = hypothesis(windows, emb, threshold, min_speaker_s, hop_s)
         row = {"conversation": conv.path.stem, "speakers": n, "found": found, "seconds": round(conv.duration_s, 1),
                "windows": len(windows), **score(conv, segments, overall + by_count.setdefault(n, metrics_pair()))}
-        for mode, pooled in (("online", online_overall), ("chunked", chunked_overall)):
-            mode_segments, mode_found = hypothesis(windows, emb, online_threshold, 0.0, hop_s, online=mode)
+        for mode, run, pooled in (("live", as_live_streams_are, live_overall), ("files", as_files_are, files_overall)):
+            mode_segments, cuts = run(conv, embedder, online_threshold)
             scored = score(conv, mode_segments, pooled)
-            row[mode] = {"found": mode_found, "der": scored["der"], "pure_turns": scored["pure_turns"],
-                         "turns": scored["turns"]}
-        online, online_found = row["online"], row["online"]["found"]
+            pure, owner_pure, count, missed = utterance_purity(conv, cuts)
+            row[mode] = {"found": len({s.speaker for s in mode_segments}), "der": scored["der"],
+                         "pure_utterances": pure, "owner_pure_utterances": owner_pure, "utterances": count,
+                         "words_in_no_utterance": missed}
+        online, online_found = row["live"], row["live"]["found"]
         oracle_segments, _ = hypothesis(windows, emb, threshold, min_speaker_s, hop_s, n=n)
         row["der_known_count"] = score(conv, oracle_segments, metrics_pair())["der"]
         rows.append(row)
-        print(f"  {row['conversation']:<12} {n} speakers, found {found} (online {online_found}); DER {row['der']:.3f} "
-              f"(online {online['der']:.3f}); purity {row['pure_turns']}/{row['turns']}", flush=True)
+        print(f"  {row['conversation']:<12} {n} speakers, found {found} (live {online_found}); DER {row['der']:.3f} "
+              f"(live {online['der']:.3f}); purity {row['pure_turns']}/{row['turns']}, files "
+              f"{row['files']['pure_utterances']}/{row['files']['utterances']}, live "
+              f"{online['pure_utterances']}/{online['utterances']}", flush=True)
 
     def summary(sel, metric=None):
         return {"conversations": len(sel),
@@ -258,15 +346,19 @@ def evaluate(convs, embedder, window_s: float, hop_s: float, threshold: float, m
         sel = [r[mode] | {"speakers": r["speakers"]} for r in rows]
         return {"der": round(abs(pooled[0]), 4),
                 "speaker_count_accuracy": round(float(np.mean([r["found"] == r["speakers"] for r in sel])), 3),
-                "turn_purity": round(sum(r["pure_turns"] for r in sel) / max(1, sum(r["turns"] for r in sel)), 4)}
+                "utterance_purity": round(sum(r["pure_utterances"] for r in sel) / max(1, sum(r["utterances"] for r in sel)), 4),
+                "utterance_purity_by_word_owner": round(sum(r["owner_pure_utterances"] for r in sel)
+                                                        / max(1, sum(r["utterances"] for r in sel)), 4),
+                "utterances": sum(r["utterances"] for r in sel),
+                "words_in_no_utterance": sum(r["words_in_no_utterance"] for r in sel)}
 
     return {
         "params": {"window_s": window_s, "hop_s": hop_s, "threshold": threshold, "min_speaker_s": min_speaker_s,
                    "online_threshold": online_threshold, "vad": VAD},
         "overall": summary(rows, overall),
         "by_speakers": {str(n): summary([r for r in rows if r["speakers"] == n], m) for n, m in sorted(by_count.items())},
-        "online": pipeline("online", online_overall),
-        "chunked": pipeline("chunked", chunked_overall),
+        "live": pipeline("live", live_overall),
+        "files": pipeline("files", files_overall),
         "der_known_count_mean": round(float(np.mean([r["der_known_count"] for r in rows])), 4),
         "time": {"wall_s": round(time.perf_counter() - started, 2), "embedding_s": round(embed_s, 2),
                  "audio_s": round(audio_s, 1), "embedding_rtf": round(embed_s / max(audio_s, 1e-9), 4)},
@@ -310,7 +402,7 @@ def main() -> int:
     parser.add_argument("--out", default="bench-results/diarization.json")
     parser.add_argument("--in-process", action="store_true", help="call the model code directly, no tritonserver")
     parser.add_argument("--tune", action="store_true", help="grid search on the dev set (in-process)")
-    parser.add_argument("--per-count", type=int, help="conversations per speaker count (default: dev 8, test 5)")
+    parser.add_argument("--per-count", type=int, help="conversations per speaker count (default: dev 8, test 10)")
     parser.add_argument("--window", type=float, default=dz.WINDOW_S)
     parser.add_argument("--hop", type=float, default=dz.HOP_S)
     parser.add_argument("--threshold", type=float, default=dz.THRESHOLD)
@@ -321,7 +413,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="emopulse-diar-convs-"))
     started = time.perf_counter()
     try:
-        per_count = args.per_count or (8 if args.tune else 5)
+        per_count = args.per_count or (8 if args.tune else 10)
         convs = gen.conversation_set(work, "dev" if args.tune else "test", per_count,
                                      voices=gen.HARD_VOICES if args.hard else gen.VOICES)
         made_s = time.perf_counter() - started
@@ -358,10 +450,12 @@ def main() -> int:
             print(f"| speaker-count accuracy | {o['speaker_count_accuracy']:.2f} | |")
             print(f"| turn purity | {o['turn_purity']:.3f} ({o['turns']} turns, {o['reference_turns']} in the reference) "
                   f"| ≥ {TARGETS['turn_purity']} |")
-            for mode, name in (("chunked", "as a file is labelled (20 s chunks)"), ("online", "as a live stream is labelled (per utterance)")):
+            for mode, name in (("files", "files as the transcriber cuts them (20 s chunks)"),
+                               ("live", "live streams as ingest cuts them (per utterance)")):
                 m = results[mode]
-                print(f"| {name}: DER / count accuracy / purity | {m['der']:.3f} / {m['speaker_count_accuracy']:.2f} "
-                      f"/ {m['turn_purity']:.3f} | |")
+                print(f"| {name}: DER / count accuracy / utterance purity | {m['der']:.3f} / "
+                      f"{m['speaker_count_accuracy']:.2f} / {m['utterance_purity']:.3f} ({m['utterances']} utterances) "
+                      f"| ≤ {TARGETS['der']} / / ≥ {TARGETS['turn_purity']} |")
             print(f"| DER with the speaker count given (mean) | {results['der_known_count_mean']:.3f} | |")
             t = results["time"]
             print(f"| time | {t['total_s']:.1f} s in all; embeddings {t['embedding_s']:.1f} s for {t['audio_s']:.0f} s "

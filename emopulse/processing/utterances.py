@@ -34,6 +34,34 @@ def ends_sentence(word: str) -> bool:
     return bool(_SENTENCE_END.search(w)) and w.lower() not in _ABBREVIATIONS
 
 
+SENTENCE_REACH = 2  # a speaker change this many words from a sentence end moves to it
+
+
+def settle_changes(texts: list[str], speakers: list[str | None], reach: int = SENTENCE_REACH) -> list[str | None]:
+    """Per-word speakers with each change moved to a sentence end at most ``reach`` words away.
+
+    Voice prints see a change a few tenths of a second late or early (0.6 s windows; a reply that
+    overlaps the end of a turn), so the first words of a turn are often heard as the previous
+    speaker's. People mostly hand over at the end of a sentence, which Whisper punctuates: where one
+    is that close, the change goes there. A change with no sentence end near stays where it is.
+    """
+    out = list(speakers)
+    known = [i for i, s in enumerate(out) if s is not None]
+    for a, k in zip(known, known[1:]):  # a change between words a and k (None words in between)
+        if out[a] == out[k] or speakers[a] != out[a]:
+            continue
+        ends = [j for j in range(max(1, k - reach), min(len(out) - 1, k + reach) + 1)  # j: between words j-1, j
+                if ends_sentence(texts[j - 1]) and j != k]
+        ends = [j for j in ends if not any(out[i] not in (None, out[a]) for i in range(min(j, k), k))
+                and not any(out[i] not in (None, out[k]) for i in range(k, max(j, k)))]
+        if not ends or any(ends_sentence(texts[j - 1]) for j in range(a + 1, k + 1)):
+            continue  # no sentence end near, or the change already sits at one
+        j = min(ends, key=lambda e: abs(e - k))
+        for i in range(min(j, k), max(j, k)):
+            out[i] = out[k] if j < k else out[a]
+    return out
+
+
 def _region_of(t: float, regions: list[tuple[float, float]]) -> int:
     """Index of the speech region holding time t, else the nearest one."""
     distances = [0.0 if s <= t <= e else min(abs(t - s), abs(t - e)) for s, e in regions]
@@ -66,7 +94,8 @@ def cut_utterances(segments: list[dict], offset_s: float, regions: list[tuple[fl
         start, end = offset_s + segments[0]["start"], offset_s + segments[-1]["end"]
         who = diarization.word_speakers([diarization.Word(start, end, text)], timeline or [])[0]
         return [Cut(start, end, [], text, who or "")]
-    speakers = diarization.word_speakers([diarization.Word(w[1], w[2], w[0]) for w in words], timeline or [])
+    speakers = settle_changes([w[0] for w in words], diarization.word_speakers(
+        [diarization.Word(w[1], w[2], w[0]) for w in words], timeline or []))
     groups: list[tuple[str | None, Words]] = []
     for i, word in enumerate(words):
         region, who = _region_of((word[1] + word[2]) / 2, regions), speakers[i]
@@ -159,7 +188,8 @@ def split_turns(cut: Cut, timeline: list[diarization.Segment]) -> list[Cut]:
     if not cut.words:
         who = diarization.word_speakers([diarization.Word(cut.start_s, cut.end_s, cut.text)], timeline)[0]
         return [Cut(cut.start_s, cut.end_s, [], cut.text, who or "")]
-    speakers = diarization.word_speakers([diarization.Word(w[1], w[2], w[0]) for w in cut.words], timeline)
+    speakers = settle_changes([w[0] for w in cut.words], diarization.word_speakers(
+        [diarization.Word(w[1], w[2], w[0]) for w in cut.words], timeline))
     pieces: list[Cut] = []
     for word, who in zip(cut.words, speakers):
         last = pieces[-1] if pieces else None

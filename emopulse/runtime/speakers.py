@@ -28,11 +28,11 @@ def keep(voices: ev.VoicePrints, clustered: dz.OnlineClusterer) -> None:
     voices.sums.extend(prints.reshape(-1).tolist())
 
 
-async def timeline(triton: Triton, samples: np.ndarray, start_s: float, regions: list[tuple[float, float]],
-                   voices: ev.VoicePrints, min_speakers: int = 0, max_speakers: int = 0) -> list[dz.Segment]:
-    """Speaker segments of ``samples`` (audio from ``start_s``; ``regions``: its speech, absolute
-    seconds). Updates ``voices`` with what was heard."""
-    windows = dz.sliding_windows(regions)
+async def timeline(triton: Triton, samples: np.ndarray, start_s: float, voices: ev.VoicePrints,
+                   min_speakers: int = 0, max_speakers: int = 0) -> list[dz.Segment]:
+    """Speaker segments of ``samples`` (speech audio from ``start_s``, absolute seconds). Updates
+    ``voices`` with what was heard."""
+    windows = await asyncio.to_thread(dz.turn_windows, samples, start_s)  # a VAD pass: off the event loop
     if not windows:
         return []
     audio = dz.window_audio(samples, [(a - start_s, b - start_s) for a, b in windows])
@@ -40,7 +40,10 @@ async def timeline(triton: Triton, samples: np.ndarray, start_s: float, regions:
                                      for i in range(0, len(audio), BATCH)))
     embeddings = np.concatenate([out["EMBEDDING"] for out, _ in answers])
     clustered = clusterer(voices, min_speakers, max_speakers)
-    labels = clustered.assign_batch(embeddings)
+    # Clustering (and sklearn's first import, over a second) runs off the event loop: a live stream's
+    # loop also renews its lease, and a loop blocked past the lease's TTL hands the stream to another
+    # replica mid-stream.
+    labels = await asyncio.to_thread(clustered.assign_batch, embeddings)
     keep(voices, clustered)
     heard = [(w, who) for w, who in zip(windows, labels) if who is not None]
     return dz.label_timeline([w for w, _ in heard], [who for _, who in heard])

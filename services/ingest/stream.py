@@ -35,9 +35,6 @@ RECORD_SEGMENT_S = 10.0     # audio is recorded in segments this long
 PRE_ROLL_S = 1.0            # audio kept before the speech in progress
 PICTURES_KEPT_S = 120.0     # picture references kept in memory for utterances still to come
 SHORT_CONTEXT = np.array([True])  # Whisper encodes the utterance, not a 30 s window: the latency is in it
-# Live speaker labels are off for now: with them on, a pushed stream's recording came out with its
-# last seconds of audio missing (tests/e2e/test_live.py side by side); not yet understood (issue #10).
-LIVE_SPEAKERS = False
 PARTIAL_QUIET_S = 0.2       # no new partial once the speaker has paused this long: the final is near
 PICTURE_MAX_AGE_S = 2.0     # a reaction needs a picture at most this old: an older one no longer shows the moment
 
@@ -376,10 +373,10 @@ class LiveStream:
     async def _speakers(self, audio: np.ndarray, end: live.SpeechEnded) -> list:
         """Who speaks when in an ended utterance, labelled as before in the stream (the speakers go
         into the lease at its next renewal, so a takeover keeps them). [] with diarization off."""
-        if self.s.diarization == "off" or not LIVE_SPEAKERS:
+        if self.s.diarization == "off":
             return []
         segments = await self._waiting_out_outages(
-            lambda: speakers.timeline(self.rt.triton, audio, end.start_s, [(end.start_s, end.end_s)], self.voices,
+            lambda: speakers.timeline(self.rt.triton, audio, end.start_s, self.voices,
                                       self.job.min_speakers, self.job.max_speakers), "the speakers")
         return segments or []
 

@@ -158,8 +158,8 @@ class Transcriber:
         are in ``checkpoint.voices``, which this updates); [] with diarization off."""
         if self.rt.settings.diarization == "off":
             return []
-        return await speakers.timeline(self.rt.triton, chunk.samples, chunk.start_s, chunk.regions,
-                                       checkpoint.voices, job.min_speakers, job.max_speakers)
+        return await speakers.timeline(self.rt.triton, chunk.samples, chunk.start_s, checkpoint.voices,
+                                       job.min_speakers, job.max_speakers)
 
     async def _publish_utterance(self, job: pb.Job, index: int, cut: Cut, span: np.ndarray, language: str,
                                  has_video: bool, version: str, context: str) -> None:

@@ -1,13 +1,14 @@
 """Conversations end to end: generated espeak-ng conversations (tests/conversations.py, known turns and
 word times) through the whole stack — every utterance is one speaker's, the speakers alternate as
-scripted, and no scripted word is lost or doubled."""
+scripted, no scripted word is lost or doubled, and a live stream keeps its speaker labels."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
-from emopulse.client import speaker_bounds
+from emopulse.client import file_chunks, speaker_bounds
 from emopulse.v1 import results_pb2 as pb
 from tests import conversations as gen
 
@@ -31,6 +32,17 @@ def turn_of(result: pb.UtteranceResult, turns) -> int:
     """The scripted turn the utterance overlaps most."""
     overlap = [min(result.end_s, t.end) - max(result.start_s, t.start) for t in turns]
     return max(range(len(turns)), key=overlap.__getitem__)
+
+
+def labels_follow_voices(results, turns) -> float:
+    """The share of utterances whose label is the one most used for their scripted voice, when
+    each voice has its own label."""
+    by_voice: dict[str, Counter] = {}
+    for r in results:
+        by_voice.setdefault(turns[turn_of(r, turns)].speaker, Counter())[r.speaker] += 1
+    chosen = {voice: counts.most_common(1)[0][0] for voice, counts in by_voice.items()}
+    assert len(set(chosen.values())) == len(chosen), f"two voices share a label: {chosen}"
+    return sum(counts[chosen[v]] for v, counts in by_voice.items()) / len(results)
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +94,18 @@ def test_max_speakers_one_gives_one_label_and_bad_bounds_are_refused(client, two
         client.upload(two_speakers.path, speakers=speaker_bounds(3, 2))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "min_speakers (3) is above max_speakers (2)" in refused.value.details()
+
+
+def test_a_three_speaker_live_stream_keeps_its_labels(client, media_dir):
+    conv = gen.make_conversation(media_dir / "three-speakers.wav", 3, seed=11, overlap_share=0.0, n_turns=12)
+    stream = client.push_stream(file_chunks(conv.path), name="three speakers", language="en")
+    results = [e.result for e in client.subscribe(stream.id, timeout=240) if e.HasField("result")]
+    assert len(results) >= len(conv.turns) - 1
+    assert {r.speaker for r in results} <= {"S1", "S2", "S3", "S4"} and all(r.speaker for r in results)
+    # each voice keeps one label from its first turn to its last
+    assert labels_follow_voices(results, conv.turns) >= 0.9
+    # the whole stream was recorded (labelling speakers once cost this stream its last seconds): the
+    # recording is analysed again like a file, to the last turn
+    again, last = client.results(client.analyze_reference(f"stream:{stream.id}").id, timeout=240)
+    assert last.HasField("summary") and again
+    assert again[-1].end_s > conv.turns[-1].end - 1.0

@@ -11,7 +11,7 @@ from emopulse.processing import diarization as dz
 from emopulse.processing import media
 from emopulse.processing.fusion import speaker_summaries
 from emopulse.processing.utterances import (Cut, carry_point, chunk_words, cut_utterances, ends_sentence,
-                                            split_turns, with_carry)
+                                            settle_changes, split_turns, with_carry)
 from emopulse.v1 import results_pb2 as pb
 
 
@@ -127,6 +127,26 @@ def voices(n, d=32, seed=0):
     return dz._unit(rng.normal(size=(n, d)))
 
 
+def test_a_speaker_change_near_a_sentence_end_moves_to_it():
+    texts = [" Is", " it", " ready?", " I", " forgot", " to", " check."]
+    # the voice prints heard the change two words late (an overlapping reply): it moves to "ready?"
+    late = ["S1", "S1", "S1", "S1", "S1", "S2", "S2"]
+    assert settle_changes(texts, late) == ["S1"] * 3 + ["S2"] * 4
+    early = ["S1", "S2", "S2", "S2", "S2", "S2", "S2"]  # a word early: back to the sentence end
+    assert settle_changes(texts, early) == ["S1"] * 3 + ["S2"] * 4
+    # at a sentence end already, too far from one, or with a word of no speaker: left alone
+    assert settle_changes(texts, ["S1"] * 3 + ["S2"] * 4) == ["S1"] * 3 + ["S2"] * 4
+    far = [" One", " two", " three", " four.", " five", " six", " seven", " eight"]
+    assert settle_changes(far, ["S1"] * 7 + ["S2"]) == ["S1"] * 7 + ["S2"]
+    assert settle_changes([" Yes", " I", " will."], ["S1", "S2", "S2"]) == ["S1", "S2", "S2"]  # never past the last word
+    assert settle_changes(texts, [None, "S1", "S1", "S1", None, "S2", "S2"]) == [None] + ["S1"] * 2 + ["S2"] * 4
+    # in cut_utterances: the words "I forgot" leave the first speaker's utterance
+    timeline = [dz.Segment(0.0, 2.3, "S1"), dz.Segment(2.3, 4.0, "S2")]
+    words = [(t, 0.5 * i, 0.5 * i + 0.4) for i, t in enumerate(texts)]
+    cuts = cut_utterances([seg(words)], 0.0, [(0.0, 4.0)], 15, timeline)
+    assert [(c.speaker, c.text) for c in cuts] == [("S1", "Is it ready?"), ("S2", "I forgot to check.")]
+
+
 def noisy(centre, k, seed, noise=0.04):
     rng = np.random.default_rng(seed)
     return dz._unit(centre + noise * rng.normal(size=(k, len(centre))))
@@ -143,13 +163,21 @@ def test_assign_batch_keeps_labels_across_batches_and_restores_from_its_prints()
     assert resumed.speakers == ["S1", "S2", "S3"]
 
 
-def test_assign_batch_silence_and_a_too_short_voice():
+def test_assign_batch_silence_and_too_short_voices():
     v = voices(2)
     c = dz.OnlineClusterer()
     assert c.assign_batch(np.zeros((3, 32))) == [None, None, None]
     c.assign_batch(noisy(v[0], 10, 1))
-    short = c.assign_batch(np.concatenate([noisy(v[1], 2, 2), np.zeros((1, 32))]))  # 2 windows: 0.4 s
+    # 2 windows (0.4 s) a little off S1's voice, too short to be a speaker: they join S1
+    near = dz._unit(v[0] + 0.5 * dz._unit(v[1]))
+    assert 1 - float(near @ v[0]) < dz.THRESHOLD
+    short = c.assign_batch(np.concatenate([noisy(near, 2, 2), np.zeros((1, 32))]))
     assert short == ["S1", "S1", None] and c.speakers == ["S1"]
+    # a short reply in a voice unlike any heard is a newcomer's "Yes.": labels never change, so
+    # folding it into S1 would leave it S1's for good
+    assert c.assign_batch(noisy(v[1], 2, 3)) == ["S2", "S2"] and c.speakers == ["S1", "S2"]
+    capped = dz.OnlineClusterer(max_speakers=1, sums=c.prints[:1])
+    assert capped.assign_batch(noisy(v[1], 2, 4)) == ["S1", "S1"]  # no room for a second speaker
 
 
 def test_max_speakers_is_never_exceeded_and_min_speakers_eases_a_new_voice():
