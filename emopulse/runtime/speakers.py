@@ -28,11 +28,11 @@ def keep(voices: ev.VoicePrints, clustered: dz.OnlineClusterer) -> None:
     voices.sums.extend(prints.reshape(-1).tolist())
 
 
-async def timeline(triton: Triton, samples: np.ndarray, start_s: float, voices: ev.VoicePrints,
-                   min_speakers: int = 0, max_speakers: int = 0) -> list[dz.Segment]:
-    """Speaker segments of ``samples`` (speech audio from ``start_s``, absolute seconds). Updates
-    ``voices`` with what was heard."""
-    windows = await asyncio.to_thread(dz.turn_windows, samples, start_s)  # a VAD pass: off the event loop
+async def timeline(triton: Triton, samples: np.ndarray, start_s: float, regions: list[tuple[float, float]],
+                   voices: ev.VoicePrints, min_speakers: int = 0, max_speakers: int = 0) -> list[dz.Segment]:
+    """Speaker segments of ``samples`` (audio from ``start_s``; ``regions``: its speech, absolute
+    seconds). Updates ``voices`` with what was heard."""
+    windows = dz.sliding_windows(regions)
     if not windows:
         return []
     audio = dz.window_audio(samples, [(a - start_s, b - start_s) for a, b in windows])

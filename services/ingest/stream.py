@@ -376,7 +376,7 @@ class LiveStream:
         if self.s.diarization == "off":
             return []
         segments = await self._waiting_out_outages(
-            lambda: speakers.timeline(self.rt.triton, audio, end.start_s, self.voices,
+            lambda: speakers.timeline(self.rt.triton, audio, end.start_s, [(end.start_s, end.end_s)], self.voices,
                                       self.job.min_speakers, self.job.max_speakers), "the speakers")
         return segments or []
 

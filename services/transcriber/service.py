@@ -22,7 +22,7 @@ from nats.js.errors import KeyNotFoundError
 
 from emopulse.labels import SAMPLE_RATE
 from emopulse.processing import diarization, media, reactions
-from emopulse.processing.utterances import Cut, carry_point, chunk_words, cut_utterances, with_carry
+from emopulse.processing.utterances import Cut, carry_point, chunk_words, cut_utterances, quiet_seam, with_carry
 from emopulse.runtime import bus, metrics, speakers
 from emopulse.runtime.service import Runtime
 from emopulse.v1 import events_pb2 as ev
@@ -133,6 +133,8 @@ class Transcriber:
         language = job.language or checkpoint.language or doc.get("language", "")
         # the carry starts inside this chunk's own audio, so a restart can rebuild it from that chunk alone
         carry = carry_point(chunk_words(doc["segments"], chunk.start_s), own_start_s, chunk.end_s) if goes_on else None
+        # words are published up to Whisper's boundary; the next chunk's audio starts at the real gap near it
+        seam = quiet_seam(chunk.samples, chunk.start_s, carry, own_start_s, chunk.end_s - 0.05) if carry else None
         index, recent = checkpoint.next_index, list(checkpoint.recent)
         for cut in cut_utterances(doc["segments"], chunk.start_s, chunk.regions, self.rt.settings.max_utterance_s,
                                   timeline, until_s=carry):
@@ -143,7 +145,7 @@ class Transcriber:
             recent.append(cut.text)
             index += 1
         checkpoint.next_chunk, checkpoint.next_index, checkpoint.language = number + 1, index, language
-        checkpoint.carry_from_s = carry or 0.0
+        checkpoint.carry_from_s = seam or 0.0
         del checkpoint.recent[:]
         checkpoint.recent.extend(recent[-CONTEXT_UTTERANCES:])
         await self.checkpoints.put(job.id, checkpoint.SerializeToString())
@@ -158,8 +160,8 @@ class Transcriber:
         are in ``checkpoint.voices``, which this updates); [] with diarization off."""
         if self.rt.settings.diarization == "off":
             return []
-        return await speakers.timeline(self.rt.triton, chunk.samples, chunk.start_s, checkpoint.voices,
-                                       job.min_speakers, job.max_speakers)
+        return await speakers.timeline(self.rt.triton, chunk.samples, chunk.start_s, chunk.regions,
+                                       checkpoint.voices, job.min_speakers, job.max_speakers)
 
     async def _publish_utterance(self, job: pb.Job, index: int, cut: Cut, span: np.ndarray, language: str,
                                  has_video: bool, version: str, context: str) -> None:
