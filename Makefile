@@ -68,10 +68,11 @@ down: ## stop the embedded stack
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-bench: deps ## benchmark files (a 60 s clip vs its slowest stage and a baseline), live streams (latency, capacity), diarization (DER, purity), face detectors (recall, false positives, ms)
+bench: deps ## benchmark files (a 60 s clip vs its slowest stage and a baseline), live streams (latency, capacity), diarization (DER, purity), word integrity at chunk cuts (WER against the whole file), face detectors (recall, false positives, ms)
 	$(PY) -m bench.run --out bench-results/bench.json
 	$(PY) -m bench.live --out bench-results/live.json
 	$(PY) -m bench.diarization --out bench-results/diarization.json
+	$(PY) -m bench.word_integrity --out bench-results/word_integrity.json
 	$(PY) -m bench.faces --out bench-results/faces.json
 
 deploy-check: deps ## chart (helm lint/template/validate), Dockerfile lint, alert-rule and dashboard tests

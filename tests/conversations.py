@@ -97,7 +97,7 @@ _REPLIES = {
     "test": ["Yeah.", "Seriously?", "No.", "Absolutely.", "Fair enough.", "I think so.", "How come?",
              "True.", "Well, perhaps.", "Not at all.", "Great.", "Wait, what?"],
 }
-_SENTENCES = {
+SENTENCES = {
     "dev": [
         "I was thinking we could meet on Thursday afternoon instead.",
         "The train was late again, so I missed the first part of the talk.",
@@ -146,13 +146,13 @@ def script(n_speakers: int, seed: int, split: str = "test", n_turns: int = 14,
     speakers = order[:]
     while len(speakers) < n_turns:
         speakers.append(int(rng.choice([s for s in range(n_speakers) if s != speakers[-1]])))
-    sentences = list(rng.permutation(_SENTENCES[split]))
+    sentences = list(rng.permutation(SENTENCES[split]))
     turns = []
     for i, s in enumerate(speakers):
         if i and rng.random() < reply_share:
             text = str(rng.choice(_REPLIES[split]))
         else:
-            text = str(sentences.pop() if sentences else rng.choice(_SENTENCES[split]))
+            text = str(sentences.pop() if sentences else rng.choice(SENTENCES[split]))
         turns.append((int(s), text))
     return turns
 

@@ -323,6 +323,8 @@ class _Grouper:
 
 #: Speech regions closer than this share a Whisper chunk (the transcriber's and the benchmark's rule).
 CHUNK_MAX_GAP_S = 1.0
+#: A chunk starting this close to the previous one's end continues its speech (a cut through speech).
+CONTIGUOUS_S = 0.05
 
 @dataclass(frozen=True, eq=False)  # eq: comparing the sample arrays element-wise is never meant
 class SpeechChunk:

@@ -152,32 +152,6 @@ def carry_point(words: Words, chunk_start_s: float, chunk_end_s: float,
     return best
 
 
-SEAM_REACH_S = 0.25  # how far from Whisper's word boundary the carried audio may start
-SEAM_FRAME_S = 0.02
-
-
-def quiet_seam(samples: np.ndarray, start_s: float, at_s: float, lowest_s: float, highest_s: float,
-               reach_s: float = SEAM_REACH_S, frame_s: float = SEAM_FRAME_S,
-               sample_rate: int = media.SAMPLE_RATE) -> float:
-    """Where the carried audio starts: the quietest ``frame_s`` of ``samples`` (audio from ``start_s``)
-    within ``reach_s`` of ``at_s`` (a boundary between two of Whisper's words), kept in [lowest_s, highest_s].
-
-    Whisper's word times run a tenth or two of a second early, so the midpoint of its gap between
-    two words often lies inside the first word's last sound: the next chunk then heard that tail as
-    a word of its own ("instead. And the train"). The quietest moment nearby is the real gap.
-    """
-    n = max(1, int(round(frame_s * sample_rate)))
-    a = max(lowest_s, at_s - reach_s, start_s)
-    b = min(highest_s, at_s + reach_s, start_s + len(samples) / sample_rate)
-    i, j = int(round((a - start_s) * sample_rate)), int(round((b - start_s) * sample_rate))
-    if j - i < 2 * n:
-        return at_s
-    x = np.asarray(samples[i:j], np.float64)
-    energy = np.convolve(x * x, np.ones(n), mode="valid")  # energy of each frame starting at i + k
-    k = int(np.argmin(energy))
-    return start_s + (i + k + n / 2) / sample_rate
-
-
 def with_carry(previous: media.SpeechChunk | None, carry_from_s: float, chunk: media.SpeechChunk,
                sample_rate: int = media.SAMPLE_RATE) -> media.SpeechChunk:
     """``chunk`` with the previous chunk's audio from ``carry_from_s`` in front of it (its speech

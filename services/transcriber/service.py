@@ -22,14 +22,13 @@ from nats.js.errors import KeyNotFoundError
 
 from emopulse.labels import SAMPLE_RATE
 from emopulse.processing import diarization, media, reactions
-from emopulse.processing.utterances import Cut, carry_point, chunk_words, cut_utterances, quiet_seam, with_carry
+from emopulse.processing.utterances import Cut, carry_point, chunk_words, cut_utterances, with_carry
 from emopulse.runtime import bus, metrics, speakers
 from emopulse.runtime.service import Runtime
 from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
 
 MODEL = "speech_to_text"
-CONTIGUOUS_S = 0.05  # a chunk starting this close to the previous one's end continues its speech
 CHECKPOINTS = "transcripts"
 CONTEXT_UTTERANCES = 2  # previous utterances sent along as context (what the MELD text model was trained with)
 
@@ -82,7 +81,7 @@ class Transcriber:
                     if current is None or current.state in bus.TERMINAL:
                         self.rt.log.info("job ended while transcribing: stopping", extra=extra)
                         return
-                    goes_on = following is not None and following.start_s - chunk.end_s < CONTIGUOUS_S
+                    goes_on = following is not None and following.start_s - chunk.end_s < media.CONTIGUOUS_S
                     await self._transcribe(job, number, with_carry(previous, checkpoint.carry_from_s, chunk),
                                            chunk.start_s, goes_on, info, checkpoint)
                 previous = chunk
@@ -133,8 +132,6 @@ class Transcriber:
         language = job.language or checkpoint.language or doc.get("language", "")
         # the carry starts inside this chunk's own audio, so a restart can rebuild it from that chunk alone
         carry = carry_point(chunk_words(doc["segments"], chunk.start_s), own_start_s, chunk.end_s) if goes_on else None
-        # words are published up to Whisper's boundary; the next chunk's audio starts at the real gap near it
-        seam = quiet_seam(chunk.samples, chunk.start_s, carry, own_start_s, chunk.end_s - 0.05) if carry else None
         index, recent = checkpoint.next_index, list(checkpoint.recent)
         for cut in cut_utterances(doc["segments"], chunk.start_s, chunk.regions, self.rt.settings.max_utterance_s,
                                   timeline, until_s=carry):
@@ -145,7 +142,7 @@ class Transcriber:
             recent.append(cut.text)
             index += 1
         checkpoint.next_chunk, checkpoint.next_index, checkpoint.language = number + 1, index, language
-        checkpoint.carry_from_s = seam or 0.0
+        checkpoint.carry_from_s = carry or 0.0
         del checkpoint.recent[:]
         checkpoint.recent.extend(recent[-CONTEXT_UTTERANCES:])
         await self.checkpoints.put(job.id, checkpoint.SerializeToString())

@@ -11,7 +11,7 @@ from emopulse.processing import diarization as dz
 from emopulse.processing import media
 from emopulse.processing.fusion import speaker_summaries
 from emopulse.processing.utterances import (Cut, carry_point, chunk_words, cut_utterances, ends_sentence,
-                                            quiet_seam, settle_changes, split_turns, with_carry)
+                                            settle_changes, split_turns, with_carry)
 from emopulse.v1 import results_pb2 as pb
 
 
@@ -92,18 +92,6 @@ def test_with_carry_joins_the_tail_without_a_pause_at_the_join():
     assert joined.regions == [(16.0, 28.0)]
     assert joined.samples[0] == 16 * sr and len(joined.samples) == 14 * sr and joined.samples[-1] == -1.0
     assert with_carry(prev, 0.0, nxt) is nxt and with_carry(None, 16.0, nxt) is nxt
-
-
-def test_the_carried_audio_starts_in_the_real_gap_near_whispers_boundary():
-    sr = media.SAMPLE_RATE
-    t = np.arange(4 * sr) / sr
-    speech = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    speech[int(2.30 * sr):int(2.40 * sr)] = 0.0  # the real gap: 2.30-2.40 s of audio from 10 s
-    # Whisper put the boundary at 12.20 s, inside the first word's last sound: the seam moves to the gap
-    seam = quiet_seam(speech, 10.0, 12.20, 10.0, 13.9)
-    assert 12.30 <= seam <= 12.40
-    assert quiet_seam(speech, 10.0, 12.20, 10.0, 12.25) <= 12.25  # never past the bounds it is given
-    assert quiet_seam(speech[:100], 10.0, 12.20, 10.0, 13.9) == 12.20  # no audio around it: left alone
 
 
 def test_a_long_monologue_in_chunks_loses_and_doubles_no_word():
