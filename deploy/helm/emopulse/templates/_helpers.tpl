@@ -111,6 +111,50 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* NATS credentials ------------------------------------------------------------------------ */}}
+{{/* The Secret holding the NATS password: nats.auth.existingSecret, else the chart's own (bundled
+     server only); empty when the services connect without credentials. */}}
+{{- define "emopulse.natsAuthSecret" -}}
+{{- $a := .Values.nats.auth -}}
+{{- if $a.enabled -}}
+{{- if $a.existingSecret -}}
+{{- $a.existingSecret -}}
+{{- else if and .Values.nats.bundled.enabled (not .Values.nats.url) -}}
+{{- printf "%s-nats-auth" (include "emopulse.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* NATS_PASSWORD from the Secret, for a container that connects to NATS or runs it: defined before
+     any env entry that refers to it as $(NATS_PASSWORD). Nothing without credentials. */}}
+{{- define "emopulse.natsPasswordEnv" -}}
+{{- $secret := include "emopulse.natsAuthSecret" . -}}
+{{- if $secret }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ $secret }}, key: {{ .Values.nats.auth.passwordKey }}}
+{{- end }}
+{{- end -}}
+
+{{/* EMOPULSE_NATS_URL as the services get it: with credentials, every URL of emopulse.natsUrl
+     carries user and $(NATS_PASSWORD) (Kubernetes expands it from the env entry before). */}}
+{{- define "emopulse.natsClientUrl" -}}
+{{- $url := include "emopulse.natsUrl" . -}}
+{{- if include "emopulse.natsAuthSecret" . -}}
+{{- $urls := list -}}
+{{- range $u := splitList "," $url -}}
+{{- $u = trim $u -}}
+{{- if regexMatch "^nats://[^/]*@" $u -}}
+{{- fail (printf "nats.url: %q already holds credentials; with nats.auth.existingSecret the chart adds them (user nats.auth.user, the Secret's password): take them out of the URL, or set nats.auth.enabled=false" (regexReplaceAll "//[^/]*@" $u "//***@")) -}}
+{{- end -}}
+{{- $urls = append $urls (regexReplaceAllLiteral "^nats://" $u (printf "nats://%s:$(NATS_PASSWORD)@" $.Values.nats.auth.user)) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- else -}}
+{{- $url -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "emopulse.tritonUrl" -}}
 {{- if .Values.triton.enabled -}}
 {{- printf "%s-triton:8001" (include "emopulse.fullname" .) -}}
@@ -229,12 +273,32 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end -}}
 
+{{/* TLS on a component's gRPC port (components.gateway.tls): "true" or "" after checking that only
+     the gateway sets it and that clientAuth has a certificate Secret. (list name component) */}}
+{{- define "emopulse.tls" -}}
+{{- $name := index . 0 -}}{{- $t := (index . 1).tls | default dict -}}
+{{- if or $t.secretName $t.clientAuth $t.clientCASecret -}}
+{{- if ne $name "gateway" -}}
+{{- fail (printf "components.%s.tls: only the gateway serves TLS (components.gateway.tls)" $name) -}}
+{{- end -}}
+{{- if not $t.secretName -}}
+{{- fail "components.gateway.tls.secretName (a kubernetes.io/tls Secret: tls.crt, tls.key) is required with clientAuth or clientCASecret" -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* Where the gateway's TLS files are mounted (read-only) */}}
+{{- define "emopulse.tlsDir" -}}/etc/emopulse/tls{{- end -}}
+
 {{/* EMOPULSE_* env of a component: (list $ name component) */}}
 {{- define "emopulse.componentEnv" -}}
 {{- $ := index . 0 -}}{{- $c := index . 2 -}}
 {{- $s := $.Values.storage -}}
+{{- with (include "emopulse.natsPasswordEnv" $ | trim) }}{{ . }}
+{{ end -}}
 - name: EMOPULSE_NATS_URL
-  value: {{ include "emopulse.natsUrl" $ | quote }}
+  value: {{ include "emopulse.natsClientUrl" $ | quote }}
 - name: EMOPULSE_STREAM_REPLICAS
   value: {{ include "emopulse.streamReplicas" $ | quote }}
 {{- if $c.usesTriton }}
@@ -247,6 +311,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ $.Values.ports.metrics | quote }}
 - name: EMOPULSE_DATA_DIR
   value: {{ $.Values.dataDir | quote }}
+{{- if include "emopulse.tls" (list (index . 1) $c) }}
+- name: EMOPULSE_TLS_CERT
+  value: {{ printf "%s/tls.crt" (include "emopulse.tlsDir" $) | quote }}
+- name: EMOPULSE_TLS_KEY
+  value: {{ printf "%s/tls.key" (include "emopulse.tlsDir" $) | quote }}
+{{- if $c.tls.clientAuth }}
+- name: EMOPULSE_TLS_CLIENT_CA
+  value: {{ printf "%s/ca.crt" (include "emopulse.tlsDir" $) | quote }}
+{{- end }}
+{{- end }}
 - name: EMOPULSE_STORAGE
   value: {{ $s.type | quote }}
 {{- if eq $s.type "s3" }}
