@@ -183,6 +183,14 @@ def gateway_for(args) -> tuple[str, object]:
     return stack.gateway, stack
 
 
+def connect(args, address: str) -> Client:
+    """A client of the gateway: TLS per --tls/--ca/--cert/--key, the API key from EMOPULSE_API_KEY."""
+    try:
+        return Client(address, reconnect_s=CLI_RECONNECT_S, tls=args.tls, ca=args.ca, cert=args.cert, key=args.key)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"TLS: {exc}") from None
+
+
 def add_speaker_options(parser) -> None:
     parser.add_argument("--min-speakers", type=int, default=0, help="at least this many people speak (default: estimate)")
     parser.add_argument("--max-speakers", type=int, default=0, help="at most this many people speak (default: estimate)")
@@ -198,7 +206,7 @@ def cmd_analyze(args) -> int:
         raise UserError(f"{args.video}: no such file")
     address, started = gateway_for(args)
     try:
-        with Client(address, reconnect_s=CLI_RECONNECT_S) as client:
+        with connect(args, address) as client:
             def progress(sent, total):
                 if not args.json and sys.stderr.isatty():
                     print(f"\ruploading {path.name}: {sent / max(total, 1):4.0%}", end="", file=sys.stderr, flush=True)
@@ -213,7 +221,7 @@ def cmd_analyze(args) -> int:
 
 def with_client(args, action) -> int:
     address, _ = gateway_for(args)
-    with Client(address, reconnect_s=CLI_RECONNECT_S) as client:
+    with connect(args, address) as client:
         return action(client)
 
 
@@ -236,7 +244,7 @@ def cmd_live(args) -> int:
         raise UserError(f"{args.file}: no such file")
     address, started = gateway_for(args)
     try:
-        with Client(address, reconnect_s=CLI_RECONNECT_S) as client:
+        with connect(args, address) as client:
             stream_id = push_file(client, args) if args.file else \
                 client.start_stream(args.url, name=args.name, language=args.language, speakers=speakers_of(args)).id
             if not args.json:
@@ -447,6 +455,74 @@ def cmd_cancel(args) -> int:
     return with_client(args, cancel)
 
 
+def cmd_keys(args) -> int:
+    """API keys, straight in the key store on NATS: the embedded stack's (data dir) or --nats URL's."""
+    import asyncio
+
+    import nats
+
+    from emopulse.runtime.auth import KeyStore
+    from emopulse.runtime.settings import Settings
+    from emopulse.stack import Stack
+
+    stack = None if args.nats else Stack.load(data_dir(args))
+    url = args.nats or (stack.nats_url if stack else os.environ.get("EMOPULSE_NATS_URL", ""))
+    if not url:
+        raise UserError(f"no stack recorded in {data_dir(args)}: give the deployment's NATS with --nats URL")
+
+    def when(t: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t else "-"
+
+    async def run() -> int:
+        try:
+            nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+        except Exception as exc:
+            raise UserError(f"cannot reach NATS for the keys: {exc}") from None
+        try:
+            keys = await KeyStore.open(nc.jetstream(), Settings.from_env())
+            if args.action == "create":
+                limits = {}
+                for item in args.quota or []:
+                    name, _, value = item.partition("=")
+                    limits[name.strip()] = value
+                record, key = await keys.create(args.name or "", args.tenant or "", args.admin, limits)
+                print(key)
+                print(f"key {record.id} ({record.name}, tenant {record.tenant}{', admin' if record.admin else ''}): "
+                      "shown this once; only a hash of it is kept", file=sys.stderr)
+            elif args.action == "list":
+                print(f"{'ID':16s}  {'NAME':20s}  {'TENANT':16s}  ROLE   CREATED           LAST USED         REVOKED")
+                for r in await keys.all():
+                    print(f"{r.id:16s}  {r.name[:20]:20s}  {r.tenant[:16]:16s}  {'admin' if r.admin else 'user ':5s}  "
+                          f"{when(r.created_at):16s}  {when(r.last_used_at):16s}  {when(r.revoked_at)}")
+            else:
+                record = await keys.revoke(args.key_id or "")
+                print(f"key {record.id} ({record.name}) revoked: refused within {keys.cache_s:g} s on every gateway")
+            return 0
+        except (ValueError, KeyError) as exc:
+            raise UserError(str(exc.args[0] if exc.args else exc)) from None
+        finally:
+            await nc.close()
+    return asyncio.run(run())
+
+
+def cmd_usage(args) -> int:
+    def show(client):
+        u = client.get_usage(args.tenant or "")
+        limits = dict(u.limits)
+
+        def of(name: str, unit: str = "") -> str:
+            return f" of {limits[name]:g}{unit}" if limits.get(name) else " (no limit)"
+        print(f"tenant {u.tenant}, {u.month} (resets {u.resets_at})")
+        print(f"media minutes   {u.media_minutes:.1f}{of('media_minutes_per_month')}")
+        print(f"jobs            {u.jobs} this month, {u.running_jobs} running{of('concurrent_jobs')} at once")
+        print(f"streams         {u.streams} this month, {u.running_streams} running{of('concurrent_streams')} at once")
+        print(f"uploaded        {u.upload_bytes / 1024**2:.1f} MiB (per upload{of('upload_bytes', ' bytes')})")
+        print(f"requests        {limits.get('requests_per_second', 0):g}/s, burst {limits.get('burst', 0):g}; "
+              f"audience {limits.get('audience_per_minute', 0):g}/min")
+        return 0
+    return with_client(args, show)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="emopulse", description="Per-utterance emotion and sentiment from video.")
     p.add_argument("--data-dir", help="embedded stack's data dir (default $EMOPULSE_DATA_DIR or ~/.local/share/emopulse)")
@@ -458,6 +534,20 @@ def parser() -> argparse.ArgumentParser:
                                       "env EMOPULSE_STACK_WORKERS)")
     up.set_defaults(run=cmd_up)
     sub.add_parser("down", help="stop the embedded stack").set_defaults(run=cmd_down)
+    keys = sub.add_parser("keys", help="API keys (EMOPULSE_AUTH=on): create, list, revoke")
+    keys.add_argument("action", choices=("create", "list", "revoke"))
+    keys.add_argument("key_id", nargs="?", help="revoke: the key's id (from `keys list`)")
+    keys.add_argument("--name", help="create: what the key is for")
+    keys.add_argument("--tenant", help="create: the tenant its jobs belong to (default: a tenant of its own)")
+    keys.add_argument("--admin", action="store_true", help="create: the key sees every tenant")
+    keys.add_argument("--quota", action="append", metavar="NAME=VALUE",
+                      help="create: a quota of its own, e.g. media_minutes_per_month=60 or requests_per_second=5 "
+                           "(repeatable; 0 = unlimited)")
+    keys.add_argument("--nats", help="a deployment's NATS URL (default: the embedded stack in the data dir)")
+    keys.set_defaults(run=cmd_keys)
+    usage = sub.add_parser("usage", help="this month's usage of your API key's tenant, against its quotas")
+    usage.add_argument("--tenant", help="another tenant's (admin keys only)")
+    usage.set_defaults(run=cmd_usage)
     sub.add_parser("status", help="health of each component").set_defaults(run=cmd_status)
     analyze = sub.add_parser("analyze", help="upload a video and print each utterance as it is analysed")
     analyze.add_argument("video")
@@ -519,8 +609,12 @@ def parser() -> argparse.ArgumentParser:
     from emopulse.training.cli import add_commands
     add_commands(sub)
     for command in (analyze, sub.choices["jobs"], watch, cancel, live, sub.choices["streams"], stop, alerts, audience,
-                    hist, report):
+                    hist, report, usage):
         command.add_argument("--gateway", help="HOST:PORT of a running gateway")
+        command.add_argument("--tls", action="store_true", help="talk TLS to the gateway (the system's CAs)")
+        command.add_argument("--ca", metavar="CA.pem", help="TLS, trusting this CA (implies --tls)")
+        command.add_argument("--cert", metavar="CERT.pem", help="a client certificate, for a gateway that asks (mTLS)")
+        command.add_argument("--key", metavar="KEY.pem", help="the client certificate's private key")
     for command in (analyze, watch, live):
         command.add_argument("--json", action="store_true", help="one JSON object per line")
         command.add_argument("--report", metavar="OUT.html", help="also write a self-contained HTML report")

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -161,11 +163,77 @@ def _chunks(data: bytes | Path | str, filename: str | None, language: str, reque
         yield api_pb2.UploadChunk(data=data[start: start + CHUNK_BYTES])
 
 
+class _Details(collections.namedtuple("_Details", ("method", "timeout", "metadata", "credentials",
+                                                    "wait_for_ready", "compression")), grpc.ClientCallDetails):
+    pass
+
+
+def _with_key(details, key: str, aio: bool):
+    metadata = list(details.metadata or []) + [("authorization", f"Bearer {key}")]
+    if aio:
+        return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata, details.credentials,
+                                          details.wait_for_ready)
+    return _Details(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready,
+                    getattr(details, "compression", None))
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+              grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Sends the API key with every call (``authorization: Bearer <key>``)."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def _call(self, continuation, details, request):
+        return continuation(_with_key(details, self.key, aio=False), request)
+
+    intercept_unary_unary = intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = _call
+
+
+class _AioBearer(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
+                 grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
+    def __init__(self, key: str):
+        self.key = key
+
+    async def _call(self, continuation, details, request):
+        return await continuation(_with_key(details, self.key, aio=True), request)
+
+    intercept_unary_unary = intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = _call
+
+
+def _credentials(tls: bool, ca: str | None, cert: str | None, key: str | None):
+    """TLS channel credentials (a CA file to trust, and a client certificate for mTLS), or None."""
+    if not (tls or ca or cert):
+        return None
+    if bool(cert) != bool(key):
+        raise ValueError("a client certificate needs its key, and a key its certificate")
+    read = lambda path: Path(path).read_bytes() if path else None  # noqa: E731
+    return grpc.ssl_channel_credentials(root_certificates=read(ca), private_key=read(key), certificate_chain=read(cert))
+
+
+def channel(address: str, api_key: str | None = None, tls: bool = False, ca: str | None = None,
+            cert: str | None = None, key: str | None = None, aio: bool = False):
+    """A channel to the gateway: TLS when asked (``ca``: the CA to trust; ``cert``/``key``: a client
+    certificate), and the API key (default: EMOPULSE_API_KEY) sent with every call."""
+    api_key = os.environ.get("EMOPULSE_API_KEY", "") if api_key is None else api_key
+    creds = _credentials(tls, ca, cert, key)
+    if aio:
+        interceptors = [_AioBearer(api_key)] if api_key else None
+        if creds is None:
+            return grpc.aio.insecure_channel(address, options=OPTIONS, interceptors=interceptors)
+        return grpc.aio.secure_channel(address, creds, options=OPTIONS, interceptors=interceptors)
+    plain = grpc.insecure_channel(address, options=OPTIONS) if creds is None else grpc.secure_channel(
+        address, creds, options=OPTIONS)
+    return grpc.intercept_channel(plain, _Bearer(api_key)) if api_key else plain
+
+
 class Client:
-    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S):
+    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S,
+                 api_key: str | None = None, tls: bool = False, ca: str | None = None, cert: str | None = None,
+                 key: str | None = None):
         self.timeout = timeout
         self.reconnect_s = reconnect_s
-        self.channel = grpc.insecure_channel(address, options=OPTIONS)
+        self.channel = channel(address, api_key, tls, ca, cert, key)
         self.stub = api_pb2_grpc.EmoPulseStub(self.channel)
 
     def __enter__(self) -> "Client":
@@ -323,12 +391,18 @@ class Client:
         """Events side by side: each one's summary, timeline and alerts, in the order given."""
         return list(self.stub.CompareEvents(api_pb2.CompareEventsRequest(ids=ids), timeout=self.timeout).events)
 
+    def get_usage(self, tenant: str = "") -> api_pb2.Usage:
+        """This month's usage of the key's tenant against its quotas (an admin may name another tenant)."""
+        return self.stub.GetUsage(api_pb2.GetUsageRequest(tenant=tenant), timeout=self.timeout)
+
 
 class AsyncClient:
-    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S):
+    def __init__(self, address: str = "127.0.0.1:50051", timeout: float = 30.0, reconnect_s: float = RECONNECT_S,
+                 api_key: str | None = None, tls: bool = False, ca: str | None = None, cert: str | None = None,
+                 key: str | None = None):
         self.timeout = timeout
         self.reconnect_s = reconnect_s
-        self.channel = grpc.aio.insecure_channel(address, options=OPTIONS)
+        self.channel = channel(address, api_key, tls, ca, cert, key, aio=True)
         self.stub = api_pb2_grpc.EmoPulseStub(self.channel)
 
     async def __aenter__(self) -> "AsyncClient":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from emopulse.tritonserver import triton_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+NATS_USER = "emopulse"
 SERVICES = ("gateway", "transcriber", "ingest", "audiotext", "vision", "fusion", "pulse")
 
 
@@ -106,6 +108,7 @@ class Stack:
     pids: dict[str, int] = field(default_factory=dict)
     model_repository: Path = REPO_ROOT / "models"            # what tritonserver serves
     procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
+    nats_password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)  # NATS refuses anonymous clients
 
     @classmethod
     def new(cls, data_dir: Path, gateway_port: int = 0, env: dict[str, str] | None = None,
@@ -120,7 +123,7 @@ class Stack:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.ports.nats}"
+        return f"nats://{NATS_USER}:{self.nats_password}@127.0.0.1:{self.ports.nats}"
 
     @property
     def processes(self) -> list[str]:
@@ -143,6 +146,7 @@ class Stack:
             "EMOPULSE_GRPC_PORT": str(self.grpc_port(name)),
             "EMOPULSE_METRICS_PORT": str(self.ports.metrics[name]),
             "EMOPULSE_DATA_DIR": str(self.data_dir),
+            "EMOPULSE_BIND_HOST": "127.0.0.1",  # nothing of the embedded stack listens beyond this machine
             "PYTHONPATH": str(REPO_ROOT),
         })
         env.update(self.env)
@@ -163,7 +167,9 @@ class Stack:
         config = self.data_dir / "nats.conf"
         # NATS's default 1 MB payload limit holds: utterance audio travels by reference, not on the bus.
         config.write_text(f'listen: "127.0.0.1:{self.ports.nats}"\n'
+                          f'authorization {{ user: "{NATS_USER}", password: "{self.nats_password}" }}\n'
                           f'jetstream {{ store_dir: "{self.data_dir / "nats"}" }}\n')
+        config.chmod(0o600)
         self._spawn("nats", [_bin("nats-server"), "-c", str(config)], dict(os.environ))
         self._wait("nats", lambda: tcp_open(self.ports.nats), 20)
 
@@ -255,8 +261,10 @@ class Stack:
     def save(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         doc = {"ports": asdict(self.ports), "env": self.env, "pids": self.pids,
-               "model_repository": str(self.model_repository)}
-        (self.data_dir / "stack.json").write_text(json.dumps(doc, indent=1))
+               "model_repository": str(self.model_repository), "nats_password": self.nats_password}
+        path = self.data_dir / "stack.json"
+        path.touch(mode=0o600)  # it holds the NATS password: readable by this user only
+        path.write_text(json.dumps(doc, indent=1))
 
     @classmethod
     def load(cls, data_dir: Path) -> "Stack | None":
@@ -265,7 +273,7 @@ class Stack:
             return None
         doc = json.loads(path.read_text())
         return cls(Path(data_dir).resolve(), Ports(**doc["ports"]), doc["env"], {k: int(v) for k, v in doc["pids"].items()},
-                   model_repository=Path(doc["model_repository"]))
+                   model_repository=Path(doc["model_repository"]), nats_password=doc.get("nats_password", ""))
 
 
 def _alive(pid: int) -> bool:

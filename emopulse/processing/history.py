@@ -51,7 +51,7 @@ def record(job: pb.Job, events: list[pb.JobEvent], window_s: float, every_s: flo
     whole, _ = pulse.window(points, duration, max(duration, 1e-6), 0.0, heard, seen)
     out = api_pb2.EventHistory()
     e = out.event
-    e.id, e.live, e.state = job.id, job.HasField("stream"), job.state
+    e.id, e.live, e.state, e.tenant = job.id, job.HasField("stream"), job.state, job.tenant
     e.name = job.stream.name if job.HasField("stream") else job.filename
     e.created_at, e.ended_at, e.duration_s = job.created_at, job.updated_at, duration
     e.utterances = len(points)

@@ -266,13 +266,14 @@ class JobStore:
         jobs = [await self.get(k) for k in await kv_keys(self.js, JOBS_BUCKET)]
         return sorted((j for j in jobs if j is not None), key=lambda j: (j.created_at, j.id), reverse=True)
 
-    async def page(self, size: int, token: str = "") -> tuple[list[pb.Job], str]:
-        """One page of jobs, newest first, and the token of the next page ("" after the last).
+    async def page(self, size: int, token: str = "", where=None) -> tuple[list[pb.Job], str]:
+        """One page of jobs (those ``where(job)`` keeps), newest first, and the token of the next page
+        ("" after the last).
 
         The token names the last job of the page by (created_at, id), so jobs created meanwhile do not
         shift later pages.
         """
-        jobs = await self.all()
+        jobs = [j for j in await self.all() if where is None or where(j)]
         if token:
             created, _, last_id = token.partition(":")
             after = (float(created), last_id)

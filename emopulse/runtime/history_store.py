@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from emopulse.v1 import api_pb2
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: events.tenant (accounts)
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 ACCEPTED = "'' (sqlite file <data dir>/history.db), sqlite:///abs/path.db or postgresql://user:pass@host:port/db"
 _SCHEMA_LOCK = 0x656D6F70         # PostgreSQL advisory lock: replicas starting together create the tables once
@@ -23,7 +23,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, live {bool} NOT NULL,
-    created_at {real} NOT NULL, ended_at {real} NOT NULL, record {blob} NOT NULL);
+    created_at {real} NOT NULL, ended_at {real} NOT NULL, record {blob} NOT NULL, tenant TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS events_newest ON events (ended_at, id);
 CREATE TABLE IF NOT EXISTS event_timeline (
     event_id TEXT NOT NULL REFERENCES events (id), media_s {real} NOT NULL, pulse {blob} NOT NULL,
@@ -74,12 +74,12 @@ class HistoryStore:
 
         def write(cur) -> None:
             # the event's row first: it locks concurrent saves of the same event behind this one
-            cur.execute("INSERT INTO events (id, name, name_key, live, created_at, ended_at, record) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+            cur.execute("INSERT INTO events (id, name, name_key, live, created_at, ended_at, record, tenant) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
                         "name_key = excluded.name_key, live = excluded.live, created_at = excluded.created_at, "
-                        "ended_at = excluded.ended_at, record = excluded.record",
+                        "ended_at = excluded.ended_at, record = excluded.record, tenant = excluded.tenant",
                         (event.id, event.name, event.name.casefold(), event.live, event.created_at,
-                         event.ended_at, event.SerializeToString()))
+                         event.ended_at, event.SerializeToString(), event.tenant))
             cur.execute("DELETE FROM event_timeline WHERE event_id = ?", (event.id,))
             cur.execute("DELETE FROM event_alerts WHERE event_id = ?", (event.id,))
             if timeline:
@@ -90,10 +90,15 @@ class HistoryStore:
                                 [(event.id, a.id, n, a.SerializeToString()) for n, a in enumerate(alerts.values())])
         self._run(write, write=True)
 
-    def list(self, limit: int = DEFAULT_LIMIT, name: str = "", live_only: bool = False) -> list[api_pb2.EventRecord]:
-        """Newest first (ended_at, then id); name: a case-insensitive part of it; limit 1..500, 0 = 50."""
+    def list(self, limit: int = DEFAULT_LIMIT, name: str = "", live_only: bool = False,
+             tenant: str | None = None) -> list[api_pb2.EventRecord]:
+        """Newest first (ended_at, then id); name: a case-insensitive part of it; limit 1..500, 0 = 50;
+        tenant: only that tenant's events (None: everyone's)."""
         limit = DEFAULT_LIMIT if limit == 0 else max(1, min(limit, MAX_LIMIT))
         where, params = [], []
+        if tenant is not None:
+            where.append("tenant = ?")
+            params.append(tenant)
         if name:
             where.append(f"{self.contains}(name_key, ?) > 0")     # no LIKE: % and _ in a name are letters
             params.append(name.casefold())
@@ -104,16 +109,19 @@ class HistoryStore:
         rows = self._run(lambda cur: cur.execute(sql, (*params, limit)).fetchall())
         return [api_pb2.EventRecord.FromString(bytes(r[0])) for r in rows]
 
-    def get(self, ids: list[str]) -> list[api_pb2.EventHistory]:
-        """The histories in the order asked; KeyError naming the ids not stored."""
+    def get(self, ids: list[str], tenant: str | None = None) -> list[api_pb2.EventHistory]:
+        """The histories in the order asked; KeyError naming the ids not stored (or, given a tenant,
+        not that tenant's: another's event is as unknown as a missing one)."""
         ids = list(ids)
         wanted = sorted(set(ids))
         if not wanted:
             return []
         marks = ", ".join("?" * len(wanted))
+        mine = "" if tenant is None else " AND tenant = ?"
 
         def read(cur) -> tuple[list, list, list]:      # one snapshot: never half of a concurrent save
-            return (cur.execute(f"SELECT id, record FROM events WHERE id IN ({marks})", wanted).fetchall(),
+            return (cur.execute(f"SELECT id, record FROM events WHERE id IN ({marks}){mine}",
+                                wanted + ([] if tenant is None else [tenant])).fetchall(),
                     cur.execute(f"SELECT event_id, pulse FROM event_timeline WHERE event_id IN ({marks}) "
                                 "ORDER BY event_id, media_s", wanted).fetchall(),
                     cur.execute(f"SELECT event_id, alert FROM event_alerts WHERE event_id IN ({marks}) "
@@ -166,6 +174,10 @@ class HistoryStore:
         cur.execute("INSERT INTO schema_version (one, version) VALUES (1, ?) ON CONFLICT (one) DO NOTHING",
                     (SCHEMA_VERSION,))
         version = cur.execute("SELECT version FROM schema_version").fetchone()[0]
+        if version == 1:  # before accounts: every event so far is the open (auth off) tenant's
+            cur.execute("ALTER TABLE events ADD COLUMN tenant TEXT NOT NULL DEFAULT ''")
+            cur.execute("UPDATE schema_version SET version = 2")
+            version = 2
         if version != SCHEMA_VERSION:
             raise HistoryUnavailable(f"{self.where} holds history schema version {version}; "
                                      f"this EmoPulse knows version {SCHEMA_VERSION}")

@@ -10,13 +10,14 @@ import contextlib
 import logging
 import signal
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from emopulse.runtime import bus, logs, metrics
+from emopulse.runtime import auth, bus, logs, metrics
 from emopulse.runtime.dependencies import Dependencies
 from emopulse.runtime.settings import Settings
 from emopulse.runtime.storage import MediaStore
@@ -40,7 +41,8 @@ class Runtime:
         self.dependencies: Dependencies | None = None
         self.store = MediaStore(settings)
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server()
+        self.gate = auth.Gate()  # the gateway guards its API with it; health and reflection stay open
+        self.server = grpc.aio.server(interceptors=[self.gate])
         self.service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
 
@@ -80,6 +82,19 @@ async def _bounded(runtime: Runtime, what: str, closing, timeout: float = 5.0) -
         runtime.log.warning("%s did not finish cleanly: %r", what, exc)
 
 
+def _listen(server, settings: Settings) -> int:
+    """The gRPC port: TLS only when a certificate is set (and client certificates with a client CA)."""
+    address = f"{settings.bind_host}:{settings.grpc_port}"
+    if not settings.tls_cert:
+        return server.add_insecure_port(address)
+    read = lambda path: Path(path).read_bytes()  # noqa: E731
+    credentials = grpc.ssl_server_credentials(
+        [(read(settings.tls_key), read(settings.tls_cert))],
+        root_certificates=read(settings.tls_client_ca) if settings.tls_client_ca else None,
+        require_client_auth=bool(settings.tls_client_ca))
+    return server.add_secure_port(address, credentials)
+
+
 async def serve(name: str, build, settings: Settings | None = None) -> None:
     """Run one service until SIGTERM/SIGINT. `build(runtime) -> Service`."""
     settings = settings or Settings.from_env()
@@ -103,9 +118,9 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
             runtime.triton = Triton(settings.triton_url, settings.triton_timeout_s)
             stack.push_async_callback(_bounded, runtime, "triton close", runtime.triton.close())
         runtime.dependencies = Dependencies(runtime.nc, runtime.triton, service.models)
-        metrics.serve(settings.metrics_port)
+        metrics.serve(settings.metrics_port, settings.bind_host)
         reflection.enable_server_reflection(runtime.service_names, runtime.server)
-        port = runtime.server.add_insecure_port(f"0.0.0.0:{settings.grpc_port}")
+        port = _listen(runtime.server, settings)
         await runtime.server.start()
         stack.push_async_callback(_bounded, runtime, "gRPC stop", runtime.server.stop(settings.shutdown_grace_s))
         watcher = asyncio.create_task(_watch_health(runtime, stopping))

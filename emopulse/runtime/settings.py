@@ -35,6 +35,20 @@ class Settings:
     s3_region: str = "us-east-1"
     upload_limit_bytes: int = 2 * 1024**3
     s3_cache_limit_bytes: int = 20 * 1024**3  # S3 media cached on a worker's disk; least recently used goes first
+    # Accounts (README "Accounts and keys")
+    auth: str = "off"                       # on: every API call needs an API key (Bearer); off: anyone who reaches the gateway
+    auth_cache_s: float = 2.0               # a key's record is read again after this: a revoked key is refused within it
+    bind_host: str = "0.0.0.0"              # where gRPC and metrics listen (the embedded stack: 127.0.0.1)
+    tls_cert: str = ""                      # PEM files: with a certificate and its key the gRPC port speaks TLS only
+    tls_key: str = ""
+    tls_client_ca: str = ""                 # and with this CA, clients must show a certificate it signed (mTLS)
+    # Quotas per tenant with auth on (a key may override each: `emopulse keys create --quota NAME=VALUE`); 0 = none
+    quota_media_minutes_per_month: float = 600.0
+    quota_concurrent_jobs: int = 8
+    quota_concurrent_streams: int = 2
+    quota_audience_per_minute: int = 600
+    quota_requests_per_second: float = 20.0
+    quota_burst: int = 40                   # requests a tenant may make at once before the rate applies
     # Bus behaviour
     stream_replicas: int = 1                # JetStream replicas of every stream and bucket (3 on a NATS cluster)
     stream_max_age_s: float = 7 * 24 * 3600  # events, job records and fusion state are kept this long
@@ -109,6 +123,10 @@ class Settings:
         if self.stream_retention_s > self.stream_max_age_s:
             raise SettingsError(f"{PREFIX}STREAM_RETENTION_S must not exceed {PREFIX}STREAM_MAX_AGE_S: the stream's "
                                 "record, which names its recording, is gone after that")
+        if bool(self.tls_cert) != bool(self.tls_key) or (self.tls_client_ca and not self.tls_cert):
+            raise SettingsError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY go together ({PREFIX}TLS_CLIENT_CA needs both)")
+        if self.auth not in ("on", "off"):
+            raise SettingsError(f"{PREFIX}AUTH={self.auth!r}: choose on or off")
         if self.diarization not in ("on", "off"):
             raise SettingsError(f"{PREFIX}DIARIZATION={self.diarization!r}: choose on or off")
         if self.face_detector not in ("haar", "mtcnn"):

@@ -8,6 +8,43 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetUsageRequest(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ("tenant", "month", "media_minutes", "jobs", "streams", "upload_bytes", "running_jobs", "running_streams", "limits", "resets_at")
+    class LimitsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_JOBS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    RESETS_AT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    month: str
+    media_minutes: float
+    jobs: int
+    streams: int
+    upload_bytes: int
+    running_jobs: int
+    running_streams: int
+    limits: _containers.ScalarMap[str, float]
+    resets_at: str
+    def __init__(self, tenant: _Optional[str] = ..., month: _Optional[str] = ..., media_minutes: _Optional[float] = ..., jobs: _Optional[int] = ..., streams: _Optional[int] = ..., upload_bytes: _Optional[int] = ..., running_jobs: _Optional[int] = ..., running_streams: _Optional[int] = ..., limits: _Optional[_Mapping[str, float]] = ..., resets_at: _Optional[str] = ...) -> None: ...
+
 class AnalyzeRequest(_message.Message):
     __slots__ = ("media", "language", "request_id", "speakers")
     MEDIA_FIELD_NUMBER: _ClassVar[int]
@@ -257,7 +294,7 @@ class Moment(_message.Message):
     def __init__(self, start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., quotes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EventRecord(_message.Message):
-    __slots__ = ("id", "name", "live", "state", "created_at", "ended_at", "duration_s", "utterances", "mean_sentiment", "negative_share", "emotion_distribution", "speaking_ratio", "audience_messages", "audience_per_minute", "audience_sentiment", "reactions", "reaction_expression", "alerts", "most_positive", "most_negative")
+    __slots__ = ("id", "name", "live", "state", "created_at", "ended_at", "duration_s", "utterances", "mean_sentiment", "negative_share", "emotion_distribution", "speaking_ratio", "audience_messages", "audience_per_minute", "audience_sentiment", "reactions", "reaction_expression", "alerts", "most_positive", "most_negative", "tenant")
     class EmotionDistributionEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -292,6 +329,7 @@ class EventRecord(_message.Message):
     ALERTS_FIELD_NUMBER: _ClassVar[int]
     MOST_POSITIVE_FIELD_NUMBER: _ClassVar[int]
     MOST_NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     live: bool
@@ -312,7 +350,8 @@ class EventRecord(_message.Message):
     alerts: int
     most_positive: Moment
     most_negative: Moment
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., live: _Optional[bool] = ..., state: _Optional[_Union[_results_pb2.JobState, str]] = ..., created_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., utterances: _Optional[int] = ..., mean_sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., speaking_ratio: _Optional[float] = ..., audience_messages: _Optional[int] = ..., audience_per_minute: _Optional[float] = ..., audience_sentiment: _Optional[float] = ..., reactions: _Optional[int] = ..., reaction_expression: _Optional[_Mapping[str, float]] = ..., alerts: _Optional[int] = ..., most_positive: _Optional[_Union[Moment, _Mapping]] = ..., most_negative: _Optional[_Union[Moment, _Mapping]] = ...) -> None: ...
+    tenant: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., live: _Optional[bool] = ..., state: _Optional[_Union[_results_pb2.JobState, str]] = ..., created_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., duration_s: _Optional[float] = ..., utterances: _Optional[int] = ..., mean_sentiment: _Optional[float] = ..., negative_share: _Optional[float] = ..., emotion_distribution: _Optional[_Mapping[str, float]] = ..., speaking_ratio: _Optional[float] = ..., audience_messages: _Optional[int] = ..., audience_per_minute: _Optional[float] = ..., audience_sentiment: _Optional[float] = ..., reactions: _Optional[int] = ..., reaction_expression: _Optional[_Mapping[str, float]] = ..., alerts: _Optional[int] = ..., most_positive: _Optional[_Union[Moment, _Mapping]] = ..., most_negative: _Optional[_Union[Moment, _Mapping]] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class EventHistory(_message.Message):
     __slots__ = ("event", "timeline", "alerts")

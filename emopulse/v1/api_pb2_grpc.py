@@ -125,6 +125,11 @@ class EmoPulseStub:
                 request_serializer=emopulse_dot_v1_dot_api__pb2.CompareEventsRequest.SerializeToString,
                 response_deserializer=emopulse_dot_v1_dot_api__pb2.CompareEventsResponse.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/GetUsage',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.Usage.FromString,
+                _registered_method=True)
 
 
 class EmoPulseServicer:
@@ -254,6 +259,13 @@ class EmoPulseServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """What the caller's tenant used this month, against its limits (an admin may name another tenant).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmoPulseServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -346,6 +358,11 @@ def add_EmoPulseServicer_to_server(servicer, server):
                     servicer.CompareEvents,
                     request_deserializer=emopulse_dot_v1_dot_api__pb2.CompareEventsRequest.FromString,
                     response_serializer=emopulse_dot_v1_dot_api__pb2.CompareEventsResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.GetUsageRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.Usage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -834,6 +851,33 @@ class EmoPulse:
             '/emopulse.v1.EmoPulse/CompareEvents',
             emopulse_dot_v1_dot_api__pb2.CompareEventsRequest.SerializeToString,
             emopulse_dot_v1_dot_api__pb2.CompareEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/GetUsage',
+            emopulse_dot_v1_dot_api__pb2.GetUsageRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.Usage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -282,3 +282,34 @@ class PulseState(_message.Message):
     final_sent: bool
     audience_count: int
     def __init__(self, points: _Optional[_Iterable[_Union[PulsePoint, _Mapping]]] = ..., contiguous: _Optional[int] = ..., ticks: _Optional[_Iterable[_Union[StreamClock, _Mapping]]] = ..., next_tick_s: _Optional[float] = ..., rules: _Optional[_Iterable[_Union[RuleState, _Mapping]]] = ..., outbox: _Optional[_Iterable[_Union[_results_pb2.JobEvent, _Mapping]]] = ..., ended: _Optional[bool] = ..., started_s: _Optional[float] = ..., alerts: _Optional[int] = ..., down: _Optional[bool] = ..., audience: _Optional[_Iterable[_Union[_results_pb2.AudienceMessage, _Mapping]]] = ..., reactions: _Optional[_Iterable[_Union[_results_pb2.Reaction, _Mapping]]] = ..., media_s: _Optional[float] = ..., final_sent: _Optional[bool] = ..., audience_count: _Optional[int] = ...) -> None: ...
+
+class ApiKey(_message.Message):
+    __slots__ = ("id", "name", "tenant", "admin", "salt", "hash", "created_at", "revoked_at", "last_used_at", "limits")
+    class LimitsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    SALT_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    tenant: str
+    admin: bool
+    salt: bytes
+    hash: bytes
+    created_at: float
+    revoked_at: float
+    last_used_at: float
+    limits: _containers.ScalarMap[str, float]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., admin: _Optional[bool] = ..., salt: _Optional[bytes] = ..., hash: _Optional[bytes] = ..., created_at: _Optional[float] = ..., revoked_at: _Optional[float] = ..., last_used_at: _Optional[float] = ..., limits: _Optional[_Mapping[str, float]] = ...) -> None: ...

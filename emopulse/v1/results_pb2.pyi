@@ -77,7 +77,7 @@ WARNING: Severity
 CRITICAL: Severity
 
 class Job(_message.Message):
-    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id", "stream", "min_speakers", "max_speakers")
+    __slots__ = ("id", "state", "reason", "media_uri", "filename", "sha256", "language", "created_at", "updated_at", "utterances_total", "utterances_fused", "duration_s", "media_seconds_done", "request_id", "stream", "min_speakers", "max_speakers", "tenant")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +95,7 @@ class Job(_message.Message):
     STREAM_FIELD_NUMBER: _ClassVar[int]
     MIN_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: JobState
     reason: str
@@ -112,7 +113,8 @@ class Job(_message.Message):
     stream: Stream
     min_speakers: int
     max_speakers: int
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ..., stream: _Optional[_Union[Stream, _Mapping]] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ...) -> None: ...
+    tenant: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ..., stream: _Optional[_Union[Stream, _Mapping]] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class Stream(_message.Message):
     __slots__ = ("id", "name", "url", "state", "reason", "detail", "language", "created_at", "updated_at", "media_seconds", "lag_s", "reconnects", "gap_seconds", "utterances", "recording_uri", "stop_requested", "owner")

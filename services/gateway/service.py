@@ -17,10 +17,10 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from prometheus_client import Counter, Gauge
 
-from emopulse.processing import diarization, pulse, sources
+from emopulse.processing import diarization, pulse, quotas, sources
 from emopulse.processing.live import stream_view
 from emopulse.processing.ordering import EventOrder
-from emopulse.runtime import bus, history_store, webhooks
+from emopulse.runtime import auth, bus, history_store, usage, webhooks
 from emopulse.runtime.alert_store import DELIVERIES_BUCKET, RULES_BUCKET, load_deliveries, load_rules
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.watchdog import watch_jobs
@@ -37,6 +37,17 @@ MAX_COMPARE = 10  # events side by side in one CompareEvents
 END_CHECK_S = 5.0  # a quiet Subscribe looks at the job record this often
 PUSH_PART_BYTES = 256 * 1024  # pushed media goes on the bus in parts this big (NATS's payload limit is 1 MB)
 STREAM_ID_HEADER = "emopulse-stream-id"
+
+
+def shown(value: str, keep: int = 64) -> str:
+    """An id or name as error messages quote it: a hostile 10,000-character one is cut, so an error's
+    details stay small (gRPC metadata has a size limit) and do not echo whatever was sent."""
+    return repr(value if len(value) <= keep else value[:keep] + "…")
+
+
+def caller() -> auth.Caller:
+    """Who makes the call being handled (auth.Gate sets it; with auth off, one caller who sees all)."""
+    return auth.CALLER.get()
 
 
 class ApiError(Exception):
@@ -57,6 +68,10 @@ def _api(method):
         except ApiError as exc:
             RPCS.labels(name, exc.code.name).inc()
             await context.abort(exc.code, str(exc))
+        except quotas.Exceeded as exc:
+            RPCS.labels(name, "RESOURCE_EXHAUSTED").inc()
+            context.set_trailing_metadata(auth.retry_after(exc.retry_after_s))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message)
         except (InvalidReference, MediaNotFound, UploadTooLarge) as exc:
             code = {InvalidReference: grpc.StatusCode.INVALID_ARGUMENT, MediaNotFound: grpc.StatusCode.NOT_FOUND,
                     UploadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED}[type(exc)]
@@ -81,8 +96,41 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         self.leases = None  # the KV bucket of live streams' leases, opened on the first stream
         self.buckets: dict[str, object] = {}  # alert rules and webhook log, opened on first use
         self.history = None  # the history database, opened on first use
+        self.keys: auth.KeyStore | None = None  # the API keys, opened on the first call (auth on)
+        self.usage: usage.UsageStore | None = None  # each tenant's monthly counts, opened on first use
+        self.rates = quotas.RateLimits()  # requests and audience messages per tenant, in this replica
         api_pb2_grpc.add_EmoPulseServicer_to_server(self, runtime.server)
-        runtime.service_names.append(api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name)
+        service = api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name
+        runtime.service_names.append(service)
+        if runtime.settings.auth == "on":
+            runtime.gate.guard(service, self._caller_of)
+
+    async def _caller_of(self, key: str) -> auth.Caller:
+        self.keys = self.keys or await auth.KeyStore.open(self.rt.js, self.rt.settings)
+        who = await self.keys.caller(key)
+        if who.limits is not None:
+            self.rates.request(who.tenant, who.limits, time.time())
+        return who
+
+    async def _usage(self) -> usage.UsageStore:
+        if self.usage is None:
+            s = self.rt.settings
+            self.usage = await usage.UsageStore.open(self.rt.js, s.stream_replicas, s.stream_max_age_s)
+        return self.usage
+
+    async def _admit(self, stream: bool) -> None:
+        """A new job or stream within the caller's quotas (running at once, media minutes this month),
+        then counted; RESOURCE_EXHAUSTED naming the limit otherwise."""
+        who = caller()
+        if who.limits is None:
+            return
+        running = sum(1 for j in await self.rt.jobs.all()
+                      if j.tenant == who.tenant and j.state not in bus.TERMINAL and j.HasField("stream") == stream)
+        quotas.check_concurrent("streams" if stream else "jobs", running, who.limits)
+        now = time.time()
+        month = await (await self._usage()).get(who.tenant, now)
+        quotas.check_media(month["media_s"], 0.0, who.limits, now)  # minutes are counted when work ends
+        await self.usage.add(who.tenant, now, **{"streams" if stream else "jobs": 1})
 
     async def run(self, stopping: asyncio.Event) -> None:
         await watch_jobs(self.rt, stopping)
@@ -90,15 +138,20 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     @staticmethod
     def _new_id(request_id: str) -> str:
         # A request id names the job: a retry of the same request finds the job instead of making another.
-        return hashlib.sha256(f"request:{request_id}".encode()).hexdigest()[:32] if request_id else uuid.uuid4().hex
+        # Another tenant's same request id names another job.
+        tenant = caller().tenant
+        named = f"request:{tenant}:{request_id}" if tenant else f"request:{request_id}"
+        return hashlib.sha256(named.encode()).hexdigest()[:32] if request_id else uuid.uuid4().hex
 
     async def _create_job(self, media_uri: str, filename: str, sha256: str, language: str, request_id: str,
                           speakers: api_pb2.Speakers) -> pb.Job:
         now = time.time()
         job_id = self._new_id(request_id)
+        if not (request_id and await self.rt.jobs.get(job_id)):  # a retry of an accepted request passes
+            await self._admit(stream=False)
         job = pb.Job(id=job_id, state=pb.QUEUED, media_uri=media_uri, filename=filename, sha256=sha256,
                      language=language or self.rt.settings.language, created_at=now, updated_at=now,
-                     request_id=request_id, **speaker_bounds(speakers))
+                     request_id=request_id, tenant=caller().tenant, **speaker_bounds(speakers))
         if not await self.rt.jobs.create(job):
             job = await self._job(job_id)
             self.rt.log.info("request retried: the job exists", extra={"job_id": job.id})
@@ -113,9 +166,11 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         return job
 
     async def _job(self, job_id: str) -> pb.Job:
-        job = await self.rt.jobs.get(job_id)
-        if job is None:
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no job with id {job_id!r}")
+        """The job, when the caller may see it; another tenant's is NOT_FOUND, like a missing one (an id
+        must not tell whether it exists)."""
+        job = await self.rt.jobs.get(job_id) if job_id else None
+        if job is None or not caller().sees(job.tenant):
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no job with id {shown(job_id)}")
         return job
 
     @_api
@@ -148,6 +203,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                     raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the first message must carry info (filename, content type)")
                 await asyncio.to_thread(upload.write, chunk.data)
                 UPLOAD_BYTES.inc(len(chunk.data))
+                if caller().limits is not None:
+                    quotas.check_upload(upload.size, caller().limits)
             if info is None:
                 raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the upload was empty: no info, no data")
             if upload.size == 0:
@@ -156,6 +213,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         except BaseException:
             upload.discard()
             raise
+        if caller().limits is not None:
+            await (await self._usage()).add(caller().tenant, time.time(), upload_bytes=upload.size)
         return await self._create_job(uri, info.filename, sha, info.language, info.request_id, info.speakers)
 
     @_api
@@ -168,7 +227,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "limit must be 0 (the default page size) or more")
         size = min(request.limit or self.rt.settings.list_page_size, MAX_PAGE)
         try:
-            jobs, token = await self.rt.jobs.page(size, request.page_token)
+            jobs, token = await self.rt.jobs.page(size, request.page_token, lambda j: caller().sees(j.tenant))
         except ValueError:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one this server gave out") from None
         return api_pb2.ListJobsResponse(jobs=jobs, next_page_token=token)
@@ -186,10 +245,13 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         """A stream runs as a job whose utterances come from ingest; its lease record is what the
         ingest replicas look for."""
         now = time.time()
-        job = pb.Job(id=self._new_id(request_id), state=pb.RUNNING, media_uri=url, filename=name,
+        job_id = self._new_id(request_id)
+        if not (request_id and await self.rt.jobs.get(job_id)):
+            await self._admit(stream=True)
+        job = pb.Job(id=job_id, state=pb.RUNNING, media_uri=url, filename=name,
                      language=language or self.rt.settings.language, created_at=now, updated_at=now,
                      request_id=request_id, stream=pb.Stream(name=name, url=url, state=pb.STREAM_STARTING),
-                     **speaker_bounds(speakers))
+                     tenant=caller().tenant, **speaker_bounds(speakers))
         if not await self.rt.jobs.create(job):
             job = await self._job(job.id)
             if job.state in bus.TERMINAL or not job.HasField("stream"):
@@ -202,9 +264,9 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         return job
 
     async def _stream(self, stream_id: str) -> pb.Job:
-        job = await self.rt.jobs.get(stream_id)
-        if job is None or not job.HasField("stream"):
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no stream with id {stream_id!r}")
+        job = await self.rt.jobs.get(stream_id) if stream_id else None
+        if job is None or not job.HasField("stream") or not caller().sees(job.tenant):
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no stream with id {shown(stream_id)}")
         return job
 
     @_api
@@ -224,7 +286,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         fmt = first.info.format or "pcm16"
         if fmt != "pcm16" and not sources.demuxable(fmt):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"cannot read pushed {fmt!r}: give pcm16 or a container format such as mpegts or webm")
+                           f"cannot read pushed {shown(fmt)}: give pcm16 or a container format such as mpegts or webm")
         job = await self._create_stream(f"push:{fmt}", first.info.name, first.info.language, first.info.request_id,
                                         first.info.speakers)
         await context.send_initial_metadata(((STREAM_ID_HEADER, job.id),))
@@ -261,7 +323,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
 
     @_api
     async def ListStreams(self, request, context):
-        return api_pb2.ListStreamsResponse(streams=[stream_view(j) for j in await self.rt.jobs.all() if j.HasField("stream")])
+        return api_pb2.ListStreamsResponse(streams=[stream_view(j) for j in await self.rt.jobs.all()
+                                                    if j.HasField("stream") and caller().sees(j.tenant)])
 
     # ---- alerts ----------------------------------------------------------------------------------
     async def _kv(self, name: str):
@@ -305,6 +368,12 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         return await load_deliveries(await self._kv(DELIVERIES_BUCKET), request.stream_id)
 
     # ---- history ---------------------------------------------------------------------------------
+    @staticmethod
+    def _tenant_filter() -> str | None:
+        """The tenant whose events the caller sees (None: an admin, or auth off, sees all)."""
+        who = caller()
+        return None if who.admin else who.tenant
+
     async def _history(self, call, *args):
         """A call on the history store, off the event loop; an unreachable database is UNAVAILABLE."""
         try:
@@ -320,16 +389,35 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         if request.limit < 0:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "limit cannot be negative")
         return api_pb2.ListEventsResponse(events=await self._history("list", request.limit, request.name[:200],
-                                                                     request.live_only))
+                                                                     request.live_only, self._tenant_filter()))
 
     @_api
     async def CompareEvents(self, request, context):
         if not 1 <= len(request.ids) <= MAX_COMPARE:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"give 1 to {MAX_COMPARE} event ids, not {len(request.ids)}")
         try:
-            return api_pb2.CompareEventsResponse(events=await self._history("get", list(request.ids)))
+            return api_pb2.CompareEventsResponse(events=await self._history("get", list(request.ids),
+                                                                            self._tenant_filter()))
         except KeyError as exc:
             raise ApiError(grpc.StatusCode.NOT_FOUND, str(exc.args[0] if exc.args else exc)) from None
+
+    # ---- usage -----------------------------------------------------------------------------------
+    @_api
+    async def GetUsage(self, request, context):
+        who = caller()
+        tenant = request.tenant or who.tenant
+        if not who.sees(tenant):  # another tenant's usage is as unknown as its jobs
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no tenant {shown(tenant)}")
+        now = time.time()
+        month = await (await self._usage()).get(tenant, now)
+        mine = [j for j in await self.rt.jobs.all() if j.tenant == tenant and j.state not in bus.TERMINAL]
+        limits = who.limits or (self.keys.limits if self.keys else auth.default_limits(self.rt.settings))
+        return api_pb2.Usage(
+            tenant=tenant, month=month["month"], media_minutes=month["media_s"] / 60, jobs=month["jobs"],
+            streams=month["streams"], upload_bytes=month["upload_bytes"],
+            running_jobs=sum(not j.HasField("stream") for j in mine), running_streams=sum(j.HasField("stream") for j in mine),
+            limits={f: float(getattr(limits, f)) for f in limits.__dataclass_fields__},
+            resets_at=quotas.iso(quotas.next_month(now)))
 
     # ---- audience --------------------------------------------------------------------------------
     @_api
@@ -349,6 +437,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                 info = await self.rt.js.stream_info(bus.AUDIENCE, subjects_filter=bus.audience_subject(job.id))
                 streams[job.id] = [job, len(info.state.subjects or {})]
             job, held = streams[message.stream_id]
+            if caller().limits is not None:
+                self.rates.audience(caller().tenant, caller().limits, time.time())
             problem = pulse.audience_problem(message, s.audience_max_chars)
             if problem:
                 raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"message {n}: {problem} ({accepted} accepted before it)")
@@ -383,6 +473,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     async def SubscribeAlerts(self, request, context) -> AsyncIterator[pb.Alert]:
         """Alerts as they fire, from now on, across the streams the filter names."""
         streams, kinds = set(request.stream_ids), set(request.kinds)
+        who, visible = caller(), {}  # stream id -> whether the caller may see its alerts
         SUBSCRIPTIONS.inc()
         sub = await self.rt.js.subscribe("alerts.>", ordered_consumer=True,
                                          config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW))
@@ -395,17 +486,21 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                 alert = pb.JobEvent.FromString(msg.data).alert
                 if ((not streams or alert.stream_id in streams) and (not kinds or alert.rule.kind in kinds)
                         and alert.rule.severity >= request.min_severity):
-                    yield alert
+                    if alert.stream_id not in visible:
+                        job = await self.rt.jobs.get(alert.stream_id)
+                        visible[alert.stream_id] = job is not None and who.sees(job.tenant)
+                    if visible[alert.stream_id]:
+                        yield alert
         finally:
             SUBSCRIPTIONS.dec()
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
     async def Subscribe(self, request, context) -> AsyncIterator[pb.JobEvent]:
-        job = await self.rt.jobs.get(request.job_id)
-        if job is None:
+        job = await self.rt.jobs.get(request.job_id) if request.job_id else None
+        if job is None or not caller().sees(job.tenant):
             RPCS.labels("Subscribe", "NOT_FOUND").inc()
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job with id {request.job_id!r}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job with id {shown(request.job_id)}")
         if request.start == api_pb2.SubscribeRequest.AFTER and request.after < 0:
             RPCS.labels("Subscribe", "INVALID_ARGUMENT").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "after must be a sequence number, 0 or more")

@@ -9,7 +9,8 @@ Webhooks consume alerts.>: each delivery attempt is logged (KV "webhooks"), and 
 back after a backoff as the same message redelivered (a timer that survives a crash).
 History: when any job or stream ends (after a stream's last pulse and alerts), its events are read
 back from results.<job>, summarised (emopulse.processing.history) and saved in the history
-database; a redelivery saves the same record again, so nothing is lost or doubled.
+database; a redelivery saves the same record again, so nothing is lost or doubled. Its media minutes
+go to its tenant's usage for the month it was accepted in, once (a marker per job).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from nats.js.errors import KeyNotFoundError
 from prometheus_client import Counter, Gauge
 
 from emopulse.processing import history, pulse
-from emopulse.runtime import bus, history_store, webhooks
+from emopulse.runtime import bus, history_store, usage, webhooks
 from emopulse.runtime.alert_store import DELIVERIES_BUCKET, MAX_LOG, RULES_BUCKET, load_deliveries, load_rules
 from emopulse.runtime.service import Runtime
 from emopulse.v1 import api_pb2
@@ -49,7 +50,7 @@ class PulseService:
         self.rt = runtime
         self.windows = runtime.settings.pulse_windows()
         self.every_s = runtime.settings.pulse_every_s
-        self.kv = self.rules = self.deliveries = self.history = None
+        self.kv = self.rules = self.deliveries = self.history = self.usage = None
         self.is_stream: dict[str, tuple[bool, str]] = {}
         self.session: aiohttp.ClientSession | None = None
         self.shown: dict[str, float] = {}  # streams in this replica's gauges, and when last set
@@ -60,6 +61,7 @@ class PulseService:
         self.kv = await bus.bucket(js, STATE_BUCKET, s)
         self.rules = await bus.bucket(js, RULES_BUCKET, s)
         self.deliveries = await bus.bucket(js, DELIVERIES_BUCKET, s)
+        self.usage = await usage.UsageStore.open(js, s.stream_replicas, s.stream_max_age_s)
         results = self.rt.consumer("RESULTS", "results.>", "pulse", self.on_result, self.give_up)
         clocks = self.rt.consumer("PULSE", "clock.>", "pulse-clock", self.on_clock, self.give_up)
         # Each webhook attempt that fails comes back as a redelivery: the budget is the attempts.
@@ -133,6 +135,8 @@ class PulseService:
         entry = history.record(job, [pb.JobEvent.FromString(d) for d in data], self.rt.settings.history_window_s,
                                self.every_s)
         await asyncio.to_thread(self.history.save, entry)
+        seconds = job.stream.media_seconds if job.HasField("stream") else job.media_seconds_done or job.duration_s
+        await self.usage.count_once(job.id, job.tenant, job.created_at, media_s=seconds)
 
     async def on_clock(self, data: bytes) -> None:
         clock = ev.StreamClock.FromString(data)

@@ -172,15 +172,38 @@ def test_schema_wal_and_version(db):
     open_store(f"sqlite://{db}", "").close()
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"schema_version", "events", "event_timeline", "event_alerts"}
     open_store(f"sqlite://{db}", "").close()         # opening again creates nothing twice
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
-        conn.execute("UPDATE schema_version SET version = 2")
-    with pytest.raises(HistoryUnavailable, match="schema version 2"):
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        conn.execute("UPDATE schema_version SET version = 3")
+    with pytest.raises(HistoryUnavailable, match="schema version 3"):
         open_store(f"sqlite://{db}", "")
+
+
+def test_a_version_1_database_gets_tenants_and_keeps_its_events(tmp_path):
+    """Before accounts (version 1) events had no tenant: they become the open tenant's ("")."""
+    db = tmp_path / "v1.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(
+            "CREATE TABLE schema_version (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL);"
+            "INSERT INTO schema_version VALUES (1, 1);"
+            "CREATE TABLE events (id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, live INTEGER NOT NULL,"
+            " created_at REAL NOT NULL, ended_at REAL NOT NULL, record BLOB NOT NULL);")
+        old = history("old")
+        conn.execute("INSERT INTO events VALUES ('old', '', '', 0, 0, 0, ?)", (old.event.SerializeToString(),))
+    store = open_store(f"sqlite://{db}", "")
+    assert [e.id for e in store.list(tenant="")] == ["old"] and store.list(tenant="acme") == []
+    mine = history("mine")
+    mine.event.tenant = "acme"
+    store.save(mine)
+    assert [e.id for e in store.list(tenant="acme")] == ["mine"]
+    assert {e.id for e in store.list()} == {"old", "mine"}        # no tenant given: all (an admin)
+    assert store.get(["mine"], tenant="acme") == [mine]
+    with pytest.raises(KeyError, match="mine"):
+        store.get(["mine"], tenant="")                             # another tenant's is unknown
 
 
 def test_default_url_is_a_file_in_the_data_dir(tmp_path):

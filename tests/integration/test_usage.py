@@ -1,0 +1,120 @@
+"""Monthly usage on a real nats-server: racing replicas lose no increment, months stay apart, and the
+end-of-job correction lands in the month the job was accepted in."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timezone
+
+import nats
+import pytest
+
+from emopulse.runtime.usage import UsageStore, record_key
+from emopulse.stack import _bin, free_port, tcp_open
+
+
+def utc(*args) -> float:
+    return datetime(*args, tzinfo=timezone.utc).timestamp()
+
+
+DECEMBER = utc(2026, 12, 31, 23, 59, 59)
+JANUARY = utc(2027, 1, 1)
+
+
+@pytest.fixture
+def nats_url(tmp_path):
+    # As in test_bus.py: a real JetStream server on a free port with its store in a temp dir.
+    port = free_port()
+    proc = subprocess.Popen([_bin("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 20
+    while not tcp_open(port):
+        assert time.time() < deadline, "nats-server did not start"
+        time.sleep(0.05)
+    yield f"nats://127.0.0.1:{port}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.fixture
+async def connections(nats_url):
+    """Two connections: two gateway replicas."""
+    ncs = [await nats.connect(nats_url), await nats.connect(nats_url)]
+    yield [nc.jetstream() for nc in ncs]
+    for nc in ncs:
+        await nc.close()
+
+
+async def test_replicas_adding_at_once_lose_no_increment(connections):
+    stores = [await UsageStore.open(js) for js in connections]
+    tasks = [stores[i % 2].add("acme", DECEMBER, media_s=1.5, jobs=1, upload_bytes=1000) for i in range(20)]
+    await asyncio.gather(*tasks)
+
+    record = await stores[0].get("acme", DECEMBER)
+    assert (record["media_s"], record["jobs"], record["upload_bytes"], record["streams"]) == (30.0, 20, 20000, 0)
+    # Exactly one stored write per add: none overwrote another.
+    entry = await stores[1].kv.get(record_key("acme", "2026-12"))
+    assert entry.revision == 20
+    assert json.loads(entry.value)["jobs"] == 20
+
+
+async def test_add_returns_the_record_as_stored(connections):
+    store = await UsageStore.open(connections[0])
+    assert await store.get("acme", DECEMBER) == {"tenant": "acme", "month": "2026-12", "media_s": 0.0, "jobs": 0,
+                                                 "streams": 0, "upload_bytes": 0, "audience": 0}
+    first = await store.add("acme", DECEMBER, streams=1)
+    second = await store.add("acme", DECEMBER, streams=1, audience=40)
+    assert (first["streams"], second["streams"], second["audience"]) == (1, 2, 40)
+    assert await store.get("acme", DECEMBER) == second
+    with pytest.raises(ValueError, match="minutes"):
+        await store.add("acme", DECEMBER, minutes=3)
+
+
+async def test_months_and_tenants_are_counted_apart(connections):
+    store = await UsageStore.open(connections[0])
+    await store.add("acme", DECEMBER, media_s=600, jobs=1)
+    await store.add("acme", JANUARY, media_s=60, jobs=1)
+    await store.add("globex", DECEMBER, media_s=5, jobs=1)
+
+    december, january = await store.get("acme", DECEMBER), await store.get("acme", JANUARY)
+    assert (december["month"], december["media_s"], december["jobs"]) == ("2026-12", 600.0, 1)
+    assert (january["month"], january["media_s"], january["jobs"]) == ("2027-01", 60.0, 1)
+    assert (await store.get("globex", DECEMBER))["media_s"] == 5.0
+    assert (await store.get("globex", JANUARY))["media_s"] == 0.0
+
+
+async def test_correction_lands_in_the_month_of_acceptance(connections):
+    store = await UsageStore.open(connections[0])
+    await store.add("acme", DECEMBER, media_s=600)  # an estimate, at acceptance
+    await store.add("acme", JANUARY, media_s=60)
+
+    # The job ends in January having run 480 s: December gives back 120 s, January is untouched.
+    corrected = await store.correct_media("acme", "2026-12", -120)
+    assert corrected["media_s"] == 480.0
+    assert (await store.get("acme", DECEMBER))["media_s"] == 480.0
+    assert (await store.get("acme", JANUARY))["media_s"] == 60.0
+
+    # The acceptance time works as well, and the month never goes below zero.
+    assert (await store.correct_media("acme", DECEMBER, 30.5))["media_s"] == 510.5
+    assert (await store.correct_media("acme", DECEMBER, -10_000))["media_s"] == 0.0
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        await store.correct_media("acme", "December", -1)
+
+
+async def test_any_tenant_name_gets_a_valid_key_of_its_own(connections):
+    store = await UsageStore.open(connections[0])
+    names = ["", "acme corp", "acme.corp", "=acme", "acme"]
+    for i, tenant in enumerate(names):
+        await store.add(tenant, DECEMBER, jobs=i + 1)
+    assert [(await store.get(t, DECEMBER))["jobs"] for t in names] == [1, 2, 3, 4, 5]
+    assert len({record_key(t, "2026-12") for t in names}) == len(names)
+
+
+async def test_records_survive_reopening_the_bucket(connections):
+    await (await UsageStore.open(connections[0])).add("acme", DECEMBER, jobs=2)
+    again = await UsageStore.open(connections[1])  # create_key_value on an existing bucket keeps it
+    assert (await again.get("acme", DECEMBER))["jobs"] == 2
