@@ -2,17 +2,19 @@
 session, always torn down. Settings are shortened so faults and deadlines show quickly."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from emopulse.client import Client
-from emopulse.stack import Stack, free_port, tcp_open
+from emopulse.stack import REPO_ROOT, Stack, free_port, tcp_open
 
 UPLOAD_LIMIT = 4 * 1024 * 1024
 FUSION_DEADLINE_S = 25
@@ -83,3 +85,27 @@ def stack(tmp_path_factory, s3_server, media_root):
 def client(stack):
     with Client(stack.gateway, timeout=30) as c:
         yield c
+
+
+@contextlib.contextmanager
+def extra_gateways(stack: Stack, settings: list[dict[str, str]], ready, timeout_s: float = 60):
+    """Gateway replicas beside the stack's own (same NATS, same workers), one per dict of extra
+    EMOPULSE_* settings; yields their addresses once ``ready(address, index)`` holds for each."""
+    procs, addresses = [], []
+    try:
+        for extra in settings:
+            port = free_port()
+            env = stack.service_env("gateway") | {"EMOPULSE_GRPC_PORT": str(port), "EMOPULSE_METRICS_PORT": "0"} | extra
+            with open(stack.data_dir / "logs" / f"gateway-extra-{port}.log", "ab") as log:
+                procs.append(subprocess.Popen([sys.executable, "-m", "services.gateway"], env=env, cwd=REPO_ROOT,
+                                              stdout=log, stderr=subprocess.STDOUT))
+            addresses.append(f"127.0.0.1:{port}")
+        deadline = time.time() + timeout_s
+        while not all(ready(a, i) for i, a in enumerate(addresses)):
+            assert time.time() < deadline and all(p.poll() is None for p in procs), "the extra gateways did not start"
+            time.sleep(0.2)
+        yield addresses
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)

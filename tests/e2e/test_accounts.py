@@ -17,7 +17,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from emopulse.client import Client, file_chunks
-from emopulse.stack import REPO_ROOT, free_port, grpc_serving
+from emopulse.stack import REPO_ROOT, grpc_serving
+from tests.stack_fixtures import extra_gateways
 
 pytestmark = pytest.mark.slow
 
@@ -38,25 +39,9 @@ def new_key(stack, name: str, *extra: str) -> str:
 @pytest.fixture(scope="module")
 def gateways(stack):
     """Two gateway replicas with auth on (the session's own gateway stays open, as the embedded default)."""
-    procs, addresses = [], []
-    for _ in range(2):
-        port = free_port()
-        env = stack.service_env("gateway") | {"EMOPULSE_GRPC_PORT": str(port), "EMOPULSE_METRICS_PORT": "0",
-                                              "EMOPULSE_AUTH": "on", "EMOPULSE_AUTH_CACHE_S": str(AUTH_CACHE_S)}
-        log = open(stack.data_dir / "logs" / f"gateway-auth-{port}.log", "ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "services.gateway"], env=env, cwd=REPO_ROOT,
-                                      stdout=log, stderr=subprocess.STDOUT))
-        addresses.append(f"127.0.0.1:{port}")
-    try:
-        deadline = time.time() + 60
-        while not all(grpc_serving(a) for a in addresses):
-            assert time.time() < deadline and all(p.poll() is None for p in procs), "auth gateways did not start"
-            time.sleep(0.2)
+    on = {"EMOPULSE_AUTH": "on", "EMOPULSE_AUTH_CACHE_S": str(AUTH_CACHE_S)}
+    with extra_gateways(stack, [on, on], lambda address, _: grpc_serving(address)) as addresses:
         yield addresses
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import datetime
 import ipaddress
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
 import pytest
 
 from emopulse.client import Client
-from emopulse.stack import REPO_ROOT, free_port
+from emopulse.stack import REPO_ROOT
+from tests.stack_fixtures import extra_gateways
 
 pytestmark = pytest.mark.slow
 
@@ -77,27 +77,10 @@ def _ready(address: str, pki: dict, mtls: bool) -> bool:
 @pytest.fixture(scope="module")
 def tls_gateways(stack, pki):
     """{"tls": address, "mtls": address}: gateway replicas speaking TLS, the second one asking for client certificates."""
-    procs, out = [], {}
-    for kind in ("tls", "mtls"):
-        port = free_port()
-        env = stack.service_env("gateway") | {"EMOPULSE_GRPC_PORT": str(port), "EMOPULSE_METRICS_PORT": "0",
-                                              "EMOPULSE_TLS_CERT": pki["server"], "EMOPULSE_TLS_KEY": pki["server-key"]}
-        if kind == "mtls":
-            env["EMOPULSE_TLS_CLIENT_CA"] = pki["ca"]
-        log = open(stack.data_dir / "logs" / f"gateway-{kind}-{port}.log", "ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "services.gateway"], env=env, cwd=REPO_ROOT,
-                                      stdout=log, stderr=subprocess.STDOUT))
-        out[kind] = f"127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while not all(_ready(out[k], pki, k == "mtls") for k in out):
-            assert time.time() < deadline and all(p.poll() is None for p in procs), "TLS gateways did not start"
-            time.sleep(0.3)
-        yield out
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(10)
+    tls = {"EMOPULSE_TLS_CERT": pki["server"], "EMOPULSE_TLS_KEY": pki["server-key"]}
+    with extra_gateways(stack, [tls, tls | {"EMOPULSE_TLS_CLIENT_CA": pki["ca"]}],
+                        lambda address, i: _ready(address, pki, mtls=i == 1)) as (plain_tls, mtls):
+        yield {"tls": plain_tls, "mtls": mtls}
 
 
 def test_the_sdk_and_the_cli_over_tls_and_a_plaintext_client_refused(tls_gateways, pki, talking_clip):

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
-import subprocess
 import time
 import uuid
 
@@ -16,23 +13,8 @@ import pytest
 from emopulse.runtime import bus
 from emopulse.runtime.settings import Settings
 from emopulse.runtime.watchdog import check_jobs
-from emopulse.stack import _bin, free_port, tcp_open
 from emopulse.v1 import events_pb2 as ev
 from emopulse.v1 import results_pb2 as pb
-
-
-@pytest.fixture
-def nats_url(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([_bin("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 20
-    while not tcp_open(port):
-        assert time.time() < deadline, "nats-server did not start"
-        time.sleep(0.05)
-    yield f"nats://127.0.0.1:{port}"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 SETTINGS = Settings(ack_wait_s=2.0, shutdown_grace_s=0.2, shutdown_drain_s=0.5, max_deliver=3, outage_budget_s=30)

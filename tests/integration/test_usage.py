@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import time
 from datetime import datetime, timezone
 
 import nats
 import pytest
 
 from emopulse.runtime.usage import UsageStore, record_key
-from emopulse.stack import _bin, free_port, tcp_open
 
 
 def utc(*args) -> float:
@@ -23,21 +18,6 @@ def utc(*args) -> float:
 
 DECEMBER = utc(2026, 12, 31, 23, 59, 59)
 JANUARY = utc(2027, 1, 1)
-
-
-@pytest.fixture
-def nats_url(tmp_path):
-    # As in test_bus.py: a real JetStream server on a free port with its store in a temp dir.
-    port = free_port()
-    proc = subprocess.Popen([_bin("nats-server"), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 20
-    while not tcp_open(port):
-        assert time.time() < deadline, "nats-server did not start"
-        time.sleep(0.05)
-    yield f"nats://127.0.0.1:{port}"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 @pytest.fixture
