@@ -96,11 +96,12 @@ class KeyStore:
         settings' quotas for it (quotas.Limits names)."""
         if not name.strip():
             raise ValueError("a key needs a name (--name)")
-        self.limits.merged(limits or {})  # refuses an unknown limit or a bad value now, not at each call
+        checked = self.limits.merged(limits or {})  # refuses an unknown limit or a bad value now, not at each call
+        limits = {name: float(getattr(checked, name)) for name in limits or {}}
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         record = ev.ApiKey(id=key_id, name=name.strip(), tenant=tenant.strip() or key_id, admin=admin,
-                           salt=salt, hash=_digest(salt, secret), created_at=time.time(), limits=limits or {})
+                           salt=salt, hash=_digest(salt, secret), created_at=time.time(), limits=limits)
         await self.kv.create(key_id, record.SerializeToString())
         return record, f"ep_{key_id}_{secret}"
 
