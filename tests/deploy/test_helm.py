@@ -36,19 +36,15 @@ CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/
 MANAGED = {"EMOPULSE_NATS_URL", "EMOPULSE_STREAM_REPLICAS", "EMOPULSE_TRITON_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT",
            "EMOPULSE_DATA_DIR", "EMOPULSE_STORAGE", "EMOPULSE_S3_BUCKET", "EMOPULSE_S3_ENDPOINT_URL",
            "EMOPULSE_S3_REGION", "EMOPULSE_HISTORY_URL", "EMOPULSE_TLS_CERT", "EMOPULSE_TLS_KEY", "EMOPULSE_TLS_CLIENT_CA"}
-# Accounts and safety: AUTH and AUTH_CACHE_S (values `settings`), the gateway's TLS files
-# (components.gateway.tls). Until the services' Settings has them, the checks against
-# Settings.env_names() count them as settings (setting_names) and test_account_settings_are_settings
-# xfails; once Settings has them this list is inert.
+# Accounts and safety: AUTH and AUTH_CACHE_S (values `settings`), the gateway's TLS files (components.gateway.tls).
 ACCOUNT_SETTINGS = {"EMOPULSE_AUTH", "EMOPULSE_AUTH_CACHE_S", "EMOPULSE_TLS_CERT", "EMOPULSE_TLS_KEY", "EMOPULSE_TLS_CLIENT_CA"}
-NOT_YET_SETTINGS = ACCOUNT_SETTINGS - set(Settings.env_names())
 # What a service cannot run without (the storage ones when storage.type=s3).
 NEEDED = {"EMOPULSE_NATS_URL", "EMOPULSE_GRPC_PORT", "EMOPULSE_METRICS_PORT", "EMOPULSE_DATA_DIR",
           "EMOPULSE_STORAGE"}
 
 
 def setting_names() -> set[str]:
-    return set(Settings.env_names()) | NOT_YET_SETTINGS
+    return set(Settings.env_names())
 
 
 def pod_spec(doc: dict) -> dict:
@@ -787,8 +783,6 @@ def services_of(docs) -> list[dict]:
 def test_account_settings_are_settings():
     """AUTH, AUTH_CACHE_S and the TLS files are settings the services read, and the chart's
     AUTH_CACHE_S is the services' default."""
-    if NOT_YET_SETTINGS:
-        pytest.xfail(f"the services' Settings lacks {sorted(NOT_YET_SETTINGS)} (being added on the application side)")
     assert ACCOUNT_SETTINGS <= set(Settings.env_names())
     values = (CHART / "values.yaml").read_text()
     cache_s = re.search(r'^  AUTH_CACHE_S: "([0-9.]+)"', values, re.M)[1]
