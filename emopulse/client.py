@@ -280,6 +280,37 @@ class Client:
                                          speakers=speakers)
         return self._retrying(lambda: self.stub.Analyze(request, timeout=self.timeout))
 
+    def create_upload(self, filename: str, size_bytes: int = 0, content_type: str = "") -> api_pb2.UploadTicket:
+        """A direct upload (the gateway stores media on S3): a URL to PUT the file to, then
+        analyze_reference(ticket.reference). See upload_direct."""
+        request = api_pb2.CreateUploadRequest(filename=filename, size_bytes=size_bytes, content_type=content_type)
+        return self._retrying(lambda: self.stub.CreateUpload(request, timeout=self.timeout))
+
+    def upload_direct(self, path: str | Path, language: str = "", content_type: str = "",
+                      request_id: str | None = None, speakers: api_pb2.Speakers | None = None,
+                      put_timeout: float = 3600.0) -> pb.Job:
+        """Upload a file straight to the gateway's S3 storage (the bytes do not pass through the
+        gateway), then analyse it: create_upload, PUT, analyze_reference. The content type is
+        guessed from the file name unless given."""
+        import mimetypes
+        path = Path(path)
+        content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        ticket = self.create_upload(path.name, path.stat().st_size, content_type)
+        self.put_file(ticket, path, put_timeout)
+        return self.analyze_reference(ticket.reference, language, request_id, speakers)
+
+    @staticmethod
+    def put_file(ticket: api_pb2.UploadTicket, path: str | Path, timeout: float = 3600.0) -> None:
+        """PUT a file to a direct upload's presigned URL with the ticket's headers (streamed from
+        disk, not read into memory). An error answer from the storage raises urllib.error.HTTPError."""
+        import urllib.request
+        path = Path(path)
+        with open(path, "rb") as f:
+            request = urllib.request.Request(ticket.url, data=f, method=ticket.method or "PUT",
+                                             headers={"Content-Length": str(path.stat().st_size), **ticket.headers})
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                answer.read()
+
     def subscribe(self, job_id: str, timeout: float | None = None, after: int = 0,
                   from_now: bool = False) -> Iterator[pb.JobEvent]:
         """The job's events, from its start (or those after sequence number `after`, or those from
@@ -439,6 +470,21 @@ class AsyncClient:
     async def analyze_reference(self, media: str, language: str = "", request_id: str | None = None) -> pb.Job:
         request = api_pb2.AnalyzeRequest(media=media, language=language, request_id=request_id or uuid.uuid4().hex)
         return await self._retrying(lambda: self.stub.Analyze(request, timeout=self.timeout))
+
+    async def create_upload(self, filename: str, size_bytes: int = 0,
+                            content_type: str = "") -> api_pb2.UploadTicket:
+        request = api_pb2.CreateUploadRequest(filename=filename, size_bytes=size_bytes, content_type=content_type)
+        return await self._retrying(lambda: self.stub.CreateUpload(request, timeout=self.timeout))
+
+    async def upload_direct(self, path: str | Path, language: str = "", content_type: str = "",
+                            request_id: str | None = None, put_timeout: float = 3600.0) -> pb.Job:
+        """As Client.upload_direct (the PUT runs in a thread)."""
+        import mimetypes
+        path = Path(path)
+        content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        ticket = await self.create_upload(path.name, path.stat().st_size, content_type)
+        await asyncio.to_thread(Client.put_file, ticket, path, put_timeout)
+        return await self.analyze_reference(ticket.reference, language, request_id)
 
     async def subscribe(self, job_id: str, timeout: float | None = None, after: int = 0,
                         from_now: bool = False) -> AsyncIterator[pb.JobEvent]:

@@ -35,6 +35,11 @@ class Settings:
     s3_region: str = "us-east-1"
     upload_limit_bytes: int = 2 * 1024**3
     s3_cache_limit_bytes: int = 20 * 1024**3  # S3 media cached on a worker's disk; least recently used goes first
+    s3_analyze_buckets: str = ""            # Analyze(s3://…) reads only these buckets (comma-separated); empty = S3_BUCKET
+                                            # only; "*" = any bucket the credentials reach (unsafe: callers read all of it)
+    s3_presign_endpoint_url: str = ""       # the S3 address clients PUT direct uploads to; empty = S3_ENDPOINT_URL (or AWS)
+    upload_url_expiry_s: float = 900.0      # a CreateUpload ticket's PUT URL works this long (at most 7 days)
+    upload_record_ttl_s: float = 24 * 3600  # an upload:<id> reference can be analysed this long after CreateUpload
     # Accounts (README "Accounts and keys")
     auth: str = "off"                       # on: every API call needs an API key (Bearer); off: anyone who reaches the gateway
     auth_cache_s: float = 2.0               # a key's record is read again after this: a revoked key is refused within it
@@ -125,6 +130,9 @@ class Settings:
                                 "record, which names its recording, is gone after that")
         if bool(self.tls_cert) != bool(self.tls_key) or (self.tls_client_ca and not self.tls_cert):
             raise SettingsError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY go together ({PREFIX}TLS_CLIENT_CA needs both)")
+        if not 0 < self.upload_url_expiry_s <= 7 * 24 * 3600 or self.upload_record_ttl_s < self.upload_url_expiry_s:
+            raise SettingsError(f"{PREFIX}UPLOAD_URL_EXPIRY_S must be above 0 and at most 7 days (S3's limit), and "
+                                f"{PREFIX}UPLOAD_RECORD_TTL_S at least as long: a reference must outlive its URL")
         if self.auth not in ("on", "off"):
             raise SettingsError(f"{PREFIX}AUTH={self.auth!r}: choose on or off")
         if self.diarization not in ("on", "off"):

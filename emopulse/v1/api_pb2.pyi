@@ -87,6 +87,37 @@ class UploadInfo(_message.Message):
     speakers: Speakers
     def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., language: _Optional[str] = ..., request_id: _Optional[str] = ..., speakers: _Optional[_Union[Speakers, _Mapping]] = ...) -> None: ...
 
+class CreateUploadRequest(_message.Message):
+    __slots__ = ("filename", "content_type", "size_bytes")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    content_type: str
+    size_bytes: int
+    def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class UploadTicket(_message.Message):
+    __slots__ = ("reference", "url", "method", "headers", "expires_at")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    url: str
+    method: str
+    headers: _containers.ScalarMap[str, str]
+    expires_at: float
+    def __init__(self, reference: _Optional[str] = ..., url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., expires_at: _Optional[float] = ...) -> None: ...
+
 class SubscribeRequest(_message.Message):
     __slots__ = ("job_id", "start", "after")
     class Start(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -45,6 +45,11 @@ class EmoPulseStub:
                 request_serializer=emopulse_dot_v1_dot_api__pb2.UploadChunk.SerializeToString,
                 response_deserializer=emopulse_dot_v1_dot_results__pb2.Job.FromString,
                 _registered_method=True)
+        self.CreateUpload = channel.unary_unary(
+                '/emopulse.v1.EmoPulse/CreateUpload',
+                request_serializer=emopulse_dot_v1_dot_api__pb2.CreateUploadRequest.SerializeToString,
+                response_deserializer=emopulse_dot_v1_dot_api__pb2.UploadTicket.FromString,
+                _registered_method=True)
         self.Subscribe = channel.unary_stream(
                 '/emopulse.v1.EmoPulse/Subscribe',
                 request_serializer=emopulse_dot_v1_dot_api__pb2.SubscribeRequest.SerializeToString,
@@ -144,6 +149,14 @@ class EmoPulseServicer:
 
     def Upload(self, request_iterator, context):
         """Upload a file (first message carries its metadata) and analyse it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUpload(self, request, context):
+        """A direct upload (S3 storage only): a presigned URL to PUT the file to, straight to S3, then
+        Analyze(media = the ticket's reference, "upload:<id>"). Only the caller's tenant may analyse it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -278,6 +291,11 @@ def add_EmoPulseServicer_to_server(servicer, server):
                     servicer.Upload,
                     request_deserializer=emopulse_dot_v1_dot_api__pb2.UploadChunk.FromString,
                     response_serializer=emopulse_dot_v1_dot_results__pb2.Job.SerializeToString,
+            ),
+            'CreateUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUpload,
+                    request_deserializer=emopulse_dot_v1_dot_api__pb2.CreateUploadRequest.FromString,
+                    response_serializer=emopulse_dot_v1_dot_api__pb2.UploadTicket.SerializeToString,
             ),
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
@@ -419,6 +437,33 @@ class EmoPulse:
             '/emopulse.v1.EmoPulse/Upload',
             emopulse_dot_v1_dot_api__pb2.UploadChunk.SerializeToString,
             emopulse_dot_v1_dot_results__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/emopulse.v1.EmoPulse/CreateUpload',
+            emopulse_dot_v1_dot_api__pb2.CreateUploadRequest.SerializeToString,
+            emopulse_dot_v1_dot_api__pb2.UploadTicket.FromString,
             options,
             channel_credentials,
             insecure,

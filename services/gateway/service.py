@@ -4,8 +4,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import math
+import re
 import time
 import uuid
 from typing import AsyncIterator
@@ -13,8 +15,8 @@ from typing import AsyncIterator
 import grpc
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, BadRequestError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.api import ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
+from nats.js.errors import APIError, BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from prometheus_client import Counter, Gauge
 
 from emopulse.processing import diarization, pulse, quotas, sources
@@ -24,7 +26,8 @@ from emopulse.runtime import auth, bus, history_store, usage, webhooks
 from emopulse.runtime.alert_store import DELIVERIES_BUCKET, RULES_BUCKET, load_deliveries, load_rules
 from emopulse.runtime.service import Runtime
 from emopulse.runtime.watchdog import watch_jobs
-from emopulse.runtime.storage import InvalidReference, MediaNotFound, UploadTooLarge
+from emopulse.runtime.storage import (InvalidReference, MediaNotFound, StorageRefused, StorageUnavailable,
+                                      UploadTooLarge)
 from emopulse.v1 import api_pb2, api_pb2_grpc, events_pb2
 from emopulse.v1 import results_pb2 as pb
 
@@ -37,6 +40,8 @@ MAX_COMPARE = 10  # events side by side in one CompareEvents
 END_CHECK_S = 5.0  # a quiet Subscribe looks at the job record this often
 PUSH_PART_BYTES = 256 * 1024  # pushed media goes on the bus in parts this big (NATS's payload limit is 1 MB)
 STREAM_ID_HEADER = "emopulse-stream-id"
+UPLOADS_BUCKET = "uploads"  # direct uploads' records (tenant, object key), kept UPLOAD_RECORD_TTL_S
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def shown(value: str, keep: int = 64) -> str:
@@ -72,9 +77,13 @@ def _api(method):
             RPCS.labels(name, "RESOURCE_EXHAUSTED").inc()
             context.set_trailing_metadata(auth.retry_after(exc.retry_after_s))
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message)
-        except (InvalidReference, MediaNotFound, UploadTooLarge) as exc:
+        except (InvalidReference, MediaNotFound, UploadTooLarge, StorageRefused, StorageUnavailable) as exc:
+            # StorageRefused: S3 will not let EmoPulse itself read the object (credentials, policy,
+            # region): FAILED_PRECONDITION, since the caller's own rights are not what is missing.
             code = {InvalidReference: grpc.StatusCode.INVALID_ARGUMENT, MediaNotFound: grpc.StatusCode.NOT_FOUND,
-                    UploadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED}[type(exc)]
+                    UploadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    StorageRefused: grpc.StatusCode.FAILED_PRECONDITION,
+                    StorageUnavailable: grpc.StatusCode.UNAVAILABLE}[type(exc)]
             RPCS.labels(name, code.name).inc()
             await context.abort(code, str(exc))
         except Exception:
@@ -176,17 +185,90 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     @_api
     async def Analyze(self, request, context):
         if not request.media:
-            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "media is required: a path under the media root or s3://bucket/key")
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "media is required: a path under the media root, "
+                           "s3://bucket/key, upload:<id> or stream:<id>")
         if request.media.startswith("stream:"):  # an ended stream's recording, analysed again like a file
             stream = stream_view(await self._stream(request.media.removeprefix("stream:")))
             if not stream.recording_uri:
                 raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"stream {stream.id} has no recording yet: "
                                f"it is {pb.StreamState.Name(stream.state)}, and a recording is kept once it has ended")
             uri = stream.recording_uri
-        else:
-            uri = await asyncio.to_thread(self.rt.store.resolve_reference, request.media)
+        elif request.media.startswith("upload:"):  # a direct upload (CreateUpload), once its PUT is done
+            uri, filename = await self._uploaded(request.media)
+            return await self._create_job(uri, filename, "", request.language, request.request_id, request.speakers)
+        else:  # a tenant reads the store's own objects only by their upload: and stream: references
+            uri = await asyncio.to_thread(self.rt.store.resolve_reference, request.media, caller().admin)
         return await self._create_job(uri, request.media.rsplit("/", 1)[-1], "", request.language, request.request_id,
                                       request.speakers)
+
+    @_api
+    async def CreateUpload(self, request, context):
+        s = self.rt.settings
+        if s.storage != "s3":
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "direct uploads need S3 storage "
+                           "(EMOPULSE_STORAGE=s3); this gateway keeps media on its own disk: use Upload")
+        filename = request.filename.strip()
+        if not filename or len(filename) > 1024:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "filename is required (at most 1024 characters)")
+        if request.content_type and not re.fullmatch(r"[\x21-\x7e][\x20-\x7e]{0,199}", request.content_type):
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"content_type {shown(request.content_type)} is not a "
+                           "media type (printable ASCII, at most 200 characters)")
+        if request.size_bytes < 0:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "size_bytes cannot be negative (0: not given)")
+        self._check_upload_size(request.size_bytes)
+        upload_id = uuid.uuid4().hex
+        key = self.rt.store.upload_key(upload_id, filename)
+        url, headers = await asyncio.to_thread(self.rt.store.presigned_put, key, s.upload_url_expiry_s,
+                                               request.content_type, request.size_bytes)
+        now = time.time()
+        record = {"tenant": caller().tenant, "bucket": s.s3_bucket, "key": key, "filename": filename[:255],
+                  "created_at": now}
+        await (await self._uploads()).create(upload_id, json.dumps(record).encode())
+        self.rt.log.info("direct upload ticket: %s", key)
+        return api_pb2.UploadTicket(reference=f"upload:{upload_id}", url=url, method="PUT", headers=headers,
+                                    expires_at=now + s.upload_url_expiry_s)
+
+    async def _uploads(self):
+        """The uploads KV bucket, with its own age limit (a reference lives UPLOAD_RECORD_TTL_S)."""
+        if UPLOADS_BUCKET not in self.buckets:
+            s = self.rt.settings
+            self.buckets[UPLOADS_BUCKET] = await self.rt.js.create_key_value(KeyValueConfig(
+                bucket=UPLOADS_BUCKET, history=1, storage=StorageType.FILE, replicas=s.stream_replicas,
+                ttl=s.upload_record_ttl_s, max_bytes=s.kv_max_bytes))
+        return self.buckets[UPLOADS_BUCKET]
+
+    def _check_upload_size(self, size: int) -> None:
+        """One upload's size against the gateway's limit and the caller's quota, as Upload checks them."""
+        if size > self.rt.settings.upload_limit_bytes:
+            raise UploadTooLarge(f"upload is larger than the limit of {self.rt.settings.upload_limit_bytes} bytes")
+        if caller().limits is not None:
+            quotas.check_upload(size, caller().limits)
+
+    async def _uploaded(self, reference: str) -> tuple[str, str]:
+        """A direct upload's (media URI, filename), once its object is there. Another tenant's
+        reference is NOT_FOUND in the same words as one that never existed (ids are not an oracle)."""
+        if self.rt.settings.storage != "s3":
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "direct uploads need S3 storage "
+                           "(EMOPULSE_STORAGE=s3): this gateway has none")
+        upload_id = reference.removeprefix("upload:")
+        record = None
+        if UPLOAD_ID.fullmatch(upload_id):
+            try:
+                record = json.loads((await (await self._uploads()).get(upload_id)).value or b"null")
+            except KeyNotFoundError:
+                pass
+        if record is None or not caller().sees(record["tenant"]):
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no upload with reference {shown(reference)} "
+                           "(references expire UPLOAD_RECORD_TTL_S after CreateUpload)")
+        size = await asyncio.to_thread(self.rt.store.object_size, record["bucket"], record["key"])
+        if size is None:
+            raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "nothing has been uploaded to that reference yet: "
+                           "PUT the file to the ticket's URL first, with the ticket's headers")
+        self._check_upload_size(size)  # a PUT without a signed length may be any size
+        if caller().limits is not None:  # counted once per upload, however often it is analysed
+            await (await self._usage()).count_once(f"upload.{upload_id}", record["tenant"], time.time(),
+                                                   upload_bytes=size)
+        return f"s3://{record['bucket']}/{record['key']}", record["filename"]
 
     @_api
     async def Upload(self, request_iterator, context):
