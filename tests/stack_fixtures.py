@@ -67,6 +67,7 @@ def stack(tmp_path_factory, s3_server, media_root):
         "EMOPULSE_UPLOAD_LIMIT_BYTES": str(UPLOAD_LIMIT),
         "EMOPULSE_MEDIA_ROOT": str(media_root),
         "EMOPULSE_S3_ENDPOINT_URL": s3_server,
+        "EMOPULSE_S3_ANALYZE_BUCKETS": "media",  # Analyze(s3://media/…) in tests/e2e/test_references.py
         "EMOPULSE_WHISPER_MODEL": "base",
         "EMOPULSE_LEASE_TTL_S": str(LEASE_TTL_S),
         "EMOPULSE_SOURCE_TIMEOUT_S": "2",
