@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from emopulse.labels import SAMPLE_RATE
+from emopulse.quoting import quoted
 
 SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt", "http", "https")
 
@@ -44,10 +45,10 @@ def check_url(url: str) -> str:
     """A URL we can pull, or ValueError saying what is accepted."""
     parsed = urlparse(url)
     if parsed.scheme not in SCHEMES or not parsed.netloc:
-        raise ValueError(f"cannot pull {url!r}: give rtsp://, rtmp://, srt://, or http(s):// "
+        raise ValueError(f"cannot pull {quoted(url)}: give rtsp://, rtmp://, srt://, or http(s):// "
                          "(an HLS .m3u8 playlist or an MPEG-TS stream)")
     if not protocol_built_in(parsed.scheme):
-        raise ValueError(f"cannot pull {url!r}: the FFmpeg inside this installation's PyAV is built without "
+        raise ValueError(f"cannot pull {quoted(url)}: the FFmpeg inside this installation's PyAV is built without "
                          f"{parsed.scheme}; restream it as RTSP, RTMP or HLS, or install a PyAV built with it")
     return url
 

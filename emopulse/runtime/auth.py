@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf.message import DecodeError
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import KeyNotFoundError
 
@@ -160,26 +161,30 @@ class KeyStore:
 
 
 class Gate(grpc.aio.ServerInterceptor):
-    """Every call to the guarded gRPC service passes ``check(key) -> Caller`` first; handlers see the
-    caller in ``CALLER``. Unguarded (no check set, or other services: health, reflection), calls pass."""
+    """Every call to the guarded gRPC service (the API) passes here. A request that is not valid
+    protobuf gets INVALID_ARGUMENT (left to itself, gRPC answers UNKNOWN); with a ``check(key) ->
+    Caller`` set (auth on) the key decides who calls, else everyone is ``OPEN``; handlers read the
+    caller from ``CALLER``. Other services (health, reflection) pass untouched."""
 
     def __init__(self):
         self.service = ""
         self.check = None
 
-    def guard(self, service: str, check) -> None:
+    def guard(self, service: str, check=None) -> None:
         self.service, self.check = service, check
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
-        if self.check is None or handler is None or not details.method.startswith(f"/{self.service}/"):
+        if handler is None or not self.service or not details.method.startswith(f"/{self.service}/"):
             return handler
-        try:
-            caller = await self.check(bearer(details.invocation_metadata))
-        except Refused as exc:
-            return _answering(handler, grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        except quotas.Exceeded as exc:  # the tenant's request rate
-            return _answering(handler, grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message, exc.retry_after_s)
+        caller = OPEN
+        if self.check is not None:
+            try:
+                caller = await self.check(bearer(details.invocation_metadata))
+            except Refused as exc:
+                return _answering(handler, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            except quotas.Exceeded as exc:  # the tenant's request rate
+                return _answering(handler, grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message, exc.retry_after_s)
         return _as(handler, caller)
 
 
@@ -188,23 +193,43 @@ def _kind(handler) -> str:
 
 
 def _rebuilt(handler, behaviour):
+    """The handler's shape with ``behaviour``, taking the requests as bytes (``behaviour`` decodes them)."""
     make = getattr(grpc, f"{_kind(handler)}_rpc_method_handler")
-    return make(behaviour, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+    return make(behaviour, request_deserializer=None, response_serializer=handler.response_serializer)
+
+
+def _decoder(handler):
+    """bytes -> request; a malformed one aborts the call with INVALID_ARGUMENT naming the message type."""
+    decode = handler.request_deserializer
+    name = getattr(getattr(decode, "__self__", None), "__name__", "request")
+
+    async def decoded(raw: bytes, context):
+        try:
+            return decode(raw) if decode else raw
+        except (DecodeError, ValueError):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request is not a valid {name} message")
+    return decoded
 
 
 def _as(handler, caller: Caller):
-    """The handler, run with ``CALLER`` set to ``caller``."""
-    inner = getattr(handler, _kind(handler))
+    """The handler, run with ``CALLER`` set to ``caller`` and its requests decoded safely."""
+    inner, decoded = getattr(handler, _kind(handler)), _decoder(handler)
+
+    async def requests(raw_requests, context):
+        async for raw in raw_requests:
+            yield await decoded(raw, context)
+
+    async def arguments(request, context):
+        CALLER.set(caller)
+        return requests(request, context) if handler.request_streaming else await decoded(request, context)
+
     if handler.response_streaming:
         async def behaviour(request, context):
-            CALLER.set(caller)
-            async for item in inner(request, context):
+            async for item in inner(await arguments(request, context), context):
                 yield item
     else:
         async def behaviour(request, context):
-            CALLER.set(caller)
-            return await inner(request, context)
+            return await inner(await arguments(request, context), context)
     return _rebuilt(handler, behaviour)
 
 

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -197,6 +198,8 @@ async def cas(kv, key: str, parse, change) -> tuple[object, bool]:
             continue  # another writer won this revision: read again and reapply
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
 class JobStore:
     """Job records in a KV bucket. Terminal states are final: a late writer never revives a job."""
 
@@ -219,7 +222,7 @@ class JobStore:
             return False
 
     async def get(self, job_id: str) -> pb.Job | None:
-        if not job_id or not all(c.isalnum() or c in "-_" for c in job_id):
+        if not _JOB_ID.fullmatch(job_id or ""):  # what a KV key can hold (str.isalnum admits "é", "²")
             return None
         try:
             entry = await (await self._bucket()).get(job_id)

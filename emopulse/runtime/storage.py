@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from emopulse.quoting import quoted
 from emopulse.runtime.settings import Settings
 
 
@@ -46,11 +47,6 @@ MAX_PRESIGN_S = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 _log = logging.getLogger("storage")
 
 
-def _cut(value: str, keep: int = 64) -> str:
-    """A reference as messages quote it: a hostile huge one is cut (as the gateway's shown())."""
-    return repr(value if len(value) <= keep else value[:keep] + "…")
-
-
 def safe_filename(filename: str, keep: int = 100) -> str:
     """A client's file name as the last part of an object key: letters, digits, ".", "-" and "_"
     only, no leading dot, at most `keep` characters (the suffix kept), never empty."""
@@ -65,7 +61,7 @@ def s3_error(exc: Exception, bucket: str, key: str = "") -> Exception:
     """What a botocore error means for s3://bucket/key, as one of this module's errors with a clear
     message (botocore's own text, which may name endpoints and request ids, is logged instead).
     Errors it does not know are returned as they are."""
-    uri = _cut(f"s3://{bucket}/{key}" if key else f"s3://{bucket}")
+    uri = quoted(f"s3://{bucket}/{key}" if key else f"s3://{bucket}")
     error = _s3_error(exc, bucket, uri)
     if not isinstance(error, MediaNotFound):
         _log.warning("S3 error on %s: %s", uri, exc)
@@ -80,7 +76,7 @@ def _s3_error(exc: Exception, bucket: str, uri: str) -> Exception:
         code = str(error.get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code == "NoSuchBucket":
-            return MediaNotFound(f"no bucket {_cut(bucket)} in the S3 storage")
+            return MediaNotFound(f"no bucket {quoted(bucket)} in the S3 storage")
         if code in ("NoSuchKey", "404", "NotFound") or status == 404:
             return MediaNotFound(f"no object at {uri}")
         if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled") or status == 403:
@@ -240,7 +236,7 @@ class MediaStore:
             return self.s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
         if parsed.scheme == "file":
             return Path(unquote(parsed.path)).read_bytes()
-        raise InvalidReference(f"unsupported object URI {uri!r}")
+        raise InvalidReference(f"unsupported object URI {quoted(uri)}")
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every object under a name prefix ending in "/" (idempotent)."""
@@ -278,16 +274,16 @@ class MediaStore:
         if ref.startswith("s3://"):
             bucket, _, key = ref[5:].partition("/")
             if not bucket or not key:
-                raise InvalidReference(f"{_cut(ref)} is not s3://bucket/key")
+                raise InvalidReference(f"{quoted(ref)} is not s3://bucket/key")
             allowed = self.analyze_buckets()
             # INVALID_ARGUMENT (not PERMISSION_DENIED), as for a path outside the media root: the list
             # is this deployment's, the same for every caller; no other key would be let in.
             if allowed is not None and bucket not in allowed:
-                raise InvalidReference(f"EmoPulse does not read bucket {_cut(bucket)}: Analyze reads s3:// media "
+                raise InvalidReference(f"EmoPulse does not read bucket {quoted(bucket)}: Analyze reads s3:// media "
                                        "only in the buckets its operator allows (EMOPULSE_S3_ANALYZE_BUCKETS); "
                                        "upload the file instead")
             if not internal_ok and self.is_internal(bucket, key):
-                raise InvalidReference(f"{_cut(ref)} is in EmoPulse's own storage: analyse a direct upload by "
+                raise InvalidReference(f"{quoted(ref)} is in EmoPulse's own storage: analyse a direct upload by "
                                        "its upload:<id> reference, an ended stream by stream:<id>")
             try:
                 self.s3.head_object(Bucket=bucket, Key=key)
@@ -298,15 +294,19 @@ class MediaStore:
                 raise error from None
             return ref
         if "://" in ref:
-            raise InvalidReference(f"unsupported scheme in {_cut(ref)}: give a path under the media root or s3://bucket/key")
+            raise InvalidReference(f"unsupported scheme in {quoted(ref)}: give a path under the media root or s3://bucket/key")
         if not self.settings.media_root:
             raise InvalidReference("this gateway has no media root (EMOPULSE_MEDIA_ROOT): upload the file instead")
         root = Path(self.settings.media_root).resolve()
-        path = (root / ref).resolve()
-        if not path.is_relative_to(root):
-            raise InvalidReference(f"{_cut(ref)} is outside the media root")
-        if not path.is_file():
-            raise MediaNotFound(f"{_cut(ref)} does not exist under the media root")
+        try:
+            path = (root / ref).resolve()
+            inside, found = path.is_relative_to(root), path.is_file()
+        except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+            raise InvalidReference(f"{quoted(ref)} is not a usable path") from None
+        if not inside:
+            raise InvalidReference(f"{quoted(ref)} is outside the media root")
+        if not found:
+            raise MediaNotFound(f"{quoted(ref)} does not exist under the media root")
         return path.as_uri()
 
     def _missing(self, bucket: str, key: str, error: Exception) -> Exception:
@@ -316,7 +316,7 @@ class MediaStore:
         except Exception as exc:
             bucket_error = s3_error(exc, bucket)
             if isinstance(bucket_error, MediaNotFound):
-                return MediaNotFound(f"no bucket {_cut(bucket)} in the S3 storage")
+                return MediaNotFound(f"no bucket {quoted(bucket)} in the S3 storage")
         return error
 
     # ---- reading --------------------------------------------------------------------------
@@ -339,7 +339,7 @@ class MediaStore:
             os.replace(tmp, target)
             self._trim_cache(keep=target)
             return target
-        raise InvalidReference(f"unsupported media URI {uri!r}")
+        raise InvalidReference(f"unsupported media URI {quoted(uri)}")
 
 
     def _trim_cache(self, keep: Path) -> None:

@@ -20,6 +20,7 @@ from nats.js.errors import APIError, BadRequestError, KeyNotFoundError, KeyWrong
 from prometheus_client import Counter, Gauge
 
 from emopulse.processing import diarization, pulse, quotas, sources
+from emopulse.quoting import quoted
 from emopulse.processing.live import stream_view
 from emopulse.processing.ordering import EventOrder
 from emopulse.runtime import auth, bus, history_store, usage, webhooks
@@ -44,10 +45,17 @@ UPLOADS_BUCKET = "uploads"  # direct uploads' records (tenant, object key), kept
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def shown(value: str, keep: int = 64) -> str:
-    """An id or name as error messages quote it: a hostile 10,000-character one is cut, so an error's
-    details stay small (gRPC metadata has a size limit) and do not echo whatever was sent."""
-    return repr(value if len(value) <= keep else value[:keep] + "…")
+TEXT_LIMITS = {"media": 4096, "url": 4096, "filename": 1024, "name": 200, "request_id": 200, "language": 32,
+               "format": 32}  # characters: records must fit a NATS message (1 MB), messages stay readable
+MAX_RULES_BYTES = 256 * 1024  # a stream's alert rules and webhooks, as stored
+
+
+def bounded(**fields: str) -> None:
+    """INVALID_ARGUMENT when a text field the caller sent is longer than TEXT_LIMITS allows."""
+    for name, value in fields.items():
+        if len(value) > TEXT_LIMITS[name]:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"{name} is {len(value)} characters long; at most {TEXT_LIMITS[name]} are taken")
 
 
 def caller() -> auth.Caller:
@@ -111,8 +119,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         api_pb2_grpc.add_EmoPulseServicer_to_server(self, runtime.server)
         service = api_pb2.DESCRIPTOR.services_by_name["EmoPulse"].full_name
         runtime.service_names.append(service)
-        if runtime.settings.auth == "on":
-            runtime.gate.guard(service, self._caller_of)
+        runtime.gate.guard(service, self._caller_of if runtime.settings.auth == "on" else None)
 
     async def _caller_of(self, key: str) -> auth.Caller:
         self.keys = self.keys or await auth.KeyStore.open(self.rt.js, self.rt.settings)
@@ -179,11 +186,12 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         must not tell whether it exists)."""
         job = await self.rt.jobs.get(job_id) if job_id else None
         if job is None or not caller().sees(job.tenant):
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no job with id {shown(job_id)}")
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no job with id {quoted(job_id)}")
         return job
 
     @_api
     async def Analyze(self, request, context):
+        bounded(media=request.media, language=request.language, request_id=request.request_id)
         if not request.media:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "media is required: a path under the media root, "
                            "s3://bucket/key, upload:<id> or stream:<id>")
@@ -211,7 +219,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         if not filename or len(filename) > 1024:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "filename is required (at most 1024 characters)")
         if request.content_type and not re.fullmatch(r"[\x21-\x7e][\x20-\x7e]{0,199}", request.content_type):
-            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"content_type {shown(request.content_type)} is not a "
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"content_type {quoted(request.content_type)} is not a "
                            "media type (printable ASCII, at most 200 characters)")
         if request.size_bytes < 0:
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "size_bytes cannot be negative (0: not given)")
@@ -258,7 +266,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             except KeyNotFoundError:
                 pass
         if record is None or not caller().sees(record["tenant"]):
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no upload with reference {shown(reference)} "
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no upload with reference {quoted(reference)} "
                            "(references expire UPLOAD_RECORD_TTL_S after CreateUpload)")
         size = await asyncio.to_thread(self.rt.store.object_size, record["bucket"], record["key"])
         if size is None:
@@ -280,6 +288,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                     if info is not None:
                         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "only the first message may carry info")
                     info = chunk.info
+                    bounded(filename=info.filename, language=info.language, request_id=info.request_id)
                     continue
                 if info is None:
                     raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the first message must carry info (filename, content type)")
@@ -290,7 +299,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             if info is None:
                 raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the upload was empty: no info, no data")
             if upload.size == 0:
-                raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{info.filename or 'the file'} is empty (0 bytes)")
+                raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{quoted(info.filename) if info.filename else 'the file'} is empty (0 bytes)")
             uri, sha = await asyncio.to_thread(upload.finish, info.filename)
         except BaseException:
             upload.discard()
@@ -348,11 +357,12 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
     async def _stream(self, stream_id: str) -> pb.Job:
         job = await self.rt.jobs.get(stream_id) if stream_id else None
         if job is None or not job.HasField("stream") or not caller().sees(job.tenant):
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no stream with id {shown(stream_id)}")
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no stream with id {quoted(stream_id)}")
         return job
 
     @_api
     async def StartStream(self, request, context):
+        bounded(url=request.url, name=request.name, language=request.language, request_id=request.request_id)
         try:
             url = sources.check_url(request.url)
         except ValueError as exc:
@@ -365,10 +375,12 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None or not first.HasField("info"):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the first message must carry info (the media format)")
+        bounded(format=first.info.format, name=first.info.name, language=first.info.language,
+                request_id=first.info.request_id)
         fmt = first.info.format or "pcm16"
         if fmt != "pcm16" and not sources.demuxable(fmt):
             raise ApiError(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"cannot read pushed {shown(fmt)}: give pcm16 or a container format such as mpegts or webm")
+                           f"cannot read pushed {quoted(fmt)}: give pcm16 or a container format such as mpegts or webm")
         job = await self._create_stream(f"push:{fmt}", first.info.name, first.info.language, first.info.request_id,
                                         first.info.speakers)
         await context.send_initial_metadata(((STREAM_ID_HEADER, job.id),))
@@ -423,6 +435,9 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
 
     @_api
     async def SetAlertRules(self, request, context):
+        if request.ByteSize() > MAX_RULES_BYTES:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"the rules and webhooks take {request.ByteSize()} bytes; "
+                           f"at most {MAX_RULES_BYTES} are kept per stream")
         await self._stream(request.stream_id)
         rules = api_pb2.AlertRules(stream_id=request.stream_id, rules=request.rules or pulse.default_rules(),
                                    webhooks=request.webhooks, defaults=not request.rules)
@@ -489,7 +504,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         who = caller()
         tenant = request.tenant or who.tenant
         if not who.sees(tenant):  # another tenant's usage is as unknown as its jobs
-            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no tenant {shown(tenant)}")
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"no tenant {quoted(tenant)}")
         now = time.time()
         month = await (await self._usage()).get(tenant, now)
         mine = [j for j in await self.rt.jobs.all() if j.tenant == tenant and j.state not in bus.TERMINAL]
@@ -582,7 +597,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         job = await self.rt.jobs.get(request.job_id) if request.job_id else None
         if job is None or not caller().sees(job.tenant):
             RPCS.labels("Subscribe", "NOT_FOUND").inc()
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job with id {shown(request.job_id)}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job with id {quoted(request.job_id)}")
         if request.start == api_pb2.SubscribeRequest.AFTER and request.after < 0:
             RPCS.labels("Subscribe", "INVALID_ARGUMENT").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "after must be a sequence number, 0 or more")

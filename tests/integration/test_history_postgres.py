@@ -55,11 +55,29 @@ def test_postgres_schema_and_url_forms(pg_url):
     store = open_store(pg_url.replace("postgresql://", "postgres://"), "")       # both schemes
     store.close()
     with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         types = dict(conn.execute("SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
                                   "WHERE table_schema = 'public'").fetchall())
     assert types["events.record"] == types["event_timeline.pulse"] == types["event_alerts.alert"] == "bytea"
     assert types["events.live"] == "boolean" and types["events.ended_at"] == "double precision"
+    assert types["events.tenant"] == "text"
+
+
+def test_a_version_1_database_gets_tenants(pg_url):
+    """A database from before accounts: its events become the open tenant's ("")."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS event_alerts, event_timeline, events, schema_version")
+        conn.execute("CREATE TABLE schema_version (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1, 1)")
+        conn.execute("CREATE TABLE events (id TEXT PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, "
+                     "live BOOLEAN NOT NULL, created_at DOUBLE PRECISION NOT NULL, ended_at DOUBLE PRECISION NOT NULL, "
+                     "record BYTEA NOT NULL)")
+        conn.execute("INSERT INTO events VALUES ('old', '', '', false, 0, 0, %s)", (history("old").event.SerializeToString(),))
+    store = open_store(pg_url, "")
+    try:
+        assert [e.id for e in store.list(tenant="")] == ["old"] and store.list(tenant="acme") == []
+    finally:
+        store.close()
 
 
 def test_a_failed_save_leaves_the_previous_copy(pg_url):
