@@ -462,6 +462,7 @@ def cmd_keys(args) -> int:
     import nats
 
     from emopulse.runtime.auth import KeyStore
+    from emopulse.runtime.usage import UsageStore
     from emopulse.runtime.settings import Settings
     from emopulse.stack import Stack
 
@@ -479,7 +480,8 @@ def cmd_keys(args) -> int:
         except Exception as exc:
             raise UserError(f"cannot reach NATS for the keys: {exc}") from None
         try:
-            keys = await KeyStore.open(nc.jetstream(), Settings.from_env())
+            settings = Settings.from_env()
+            keys = await KeyStore.open(nc.jetstream(), settings)
             if args.action == "create":
                 limits = {}
                 for item in args.quota or []:
@@ -490,10 +492,14 @@ def cmd_keys(args) -> int:
                 print(f"key {record.id} ({record.name}, tenant {record.tenant}{', admin' if record.admin else ''}): "
                       "shown this once; only a hash of it is kept", file=sys.stderr)
             elif args.action == "list":
-                print(f"{'ID':16s}  {'NAME':20s}  {'TENANT':16s}  ROLE   CREATED           LAST USED         REVOKED")
+                usage = await UsageStore.open(nc.jetstream(), settings.stream_replicas, settings.stream_max_age_s)
+                print(f"{'ID':16s}  {'NAME':20s}  {'TENANT':16s}  ROLE   CREATED           LAST USED         "
+                      f"REVOKED           TENANT'S USE THIS MONTH")
                 for r in await keys.all():
+                    used = await usage.get(r.tenant, time.time())
                     print(f"{r.id:16s}  {r.name[:20]:20s}  {r.tenant[:16]:16s}  {'admin' if r.admin else 'user ':5s}  "
-                          f"{when(r.created_at):16s}  {when(r.last_used_at):16s}  {when(r.revoked_at)}")
+                          f"{when(r.created_at):16s}  {when(r.last_used_at):16s}  {when(r.revoked_at):16s}  "
+                          f"{used['media_s'] / 60:.1f} min, {used['jobs']} jobs, {used['streams']} streams")
             else:
                 record = await keys.revoke(args.key_id or "")
                 print(f"key {record.id} ({record.name}) revoked: refused within {keys.cache_s:g} s on every gateway")

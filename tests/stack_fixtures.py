@@ -25,27 +25,33 @@ LEASE_TTL_S = 3
 RECONNECT_BUDGET_S = 12
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """A real S3 endpoint (moto_server) on loopback, with a bucket."""
-    import boto3
+@contextlib.contextmanager
+def moto_server(env: dict[str, str] | None = None):
+    """A real S3 endpoint (moto_server) on loopback; yields its URL."""
     port = free_port()
-    binary = shutil.which("moto_server") or str(Path(os.sys.executable).parent / "moto_server")
-    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], env=os.environ | (env or {}),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 30
         while not tcp_open(port):
             assert proc.poll() is None and time.time() < deadline, "moto_server did not start"
             time.sleep(0.1)
-        endpoint = f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """The session's S3 endpoint, with a bucket "media"."""
+    import boto3
+    with moto_server() as endpoint:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="media")
         yield endpoint
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture(scope="session")

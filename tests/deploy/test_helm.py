@@ -3,6 +3,7 @@ and check what the chart promises (settings, probes, hardening, GPU, NATS cluste
 from __future__ import annotations
 
 import ast
+import asyncio
 import base64
 import importlib
 import json
@@ -818,6 +819,38 @@ def nats_conf_authorization(docs) -> dict[str, str] | None:
     if not block:
         return None
     return dict(re.findall(r"^\s*(\w+):\s*(\S+)\s*$", block[1], re.M))
+
+
+async def test_the_rendered_nats_config_refuses_anonymous_clients(rendered, tmp_path):
+    """The chart's nats.conf, run by a real nats-server (ports and paths moved to this machine's):
+    a client without the password is refused, one with it gets JetStream."""
+    import nats
+
+    from emopulse.stack import _bin, free_port, tcp_open
+
+    port, monitor = free_port(), free_port()
+    docs_conf = rendered().named("ConfigMap", "t-emopulse-nats")["data"]["nats.conf"]
+    conf = re.sub(r"^port: \d+", f"port: {port}", docs_conf, flags=re.M)
+    conf = re.sub(r"^http_port: \d+", f"http_port: {monitor}", conf, flags=re.M)
+    conf = conf.replace("/data/jetstream", str(tmp_path / "js")).replace("/var/run/nats/nats.pid", str(tmp_path / "pid"))
+    (tmp_path / "nats.conf").write_text(conf)
+    env = {"NATS_PASSWORD": "Abc123xyz", "POD_NAME": "t-emopulse-nats-0", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([_bin("nats-server"), "-c", str(tmp_path / "nats.conf")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if tcp_open(port):
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(f"nats://127.0.0.1:{port}", connect_timeout=2, allow_reconnect=False,
+                               max_reconnect_attempts=0)
+        nc = await nats.connect(f"nats://emopulse:Abc123xyz@127.0.0.1:{port}", connect_timeout=2)
+        await nc.jetstream().add_stream(name="CHECK", subjects=["check.>"])
+        await nc.close()
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_nats_requires_credentials_from_a_generated_secret(rendered, helm):

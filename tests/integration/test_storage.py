@@ -2,13 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -119,19 +112,10 @@ def s3_with_iam():
     """A second moto_server that checks credentials: (endpoint, key id, secret) of a user with no
     policy at all, and a bucket "media" holding "in/talk.mp4"."""
     import boto3
-    from emopulse.stack import free_port, tcp_open
-    port = free_port()
-    binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    from tests.stack_fixtures import moto_server
     # The first four calls (bucket, object, user, key) are made before credentials are checked.
-    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], env=os.environ | {
-        "INITIAL_NO_AUTH_ACTION_COUNT": "4", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 30
-        while not tcp_open(port):
-            assert proc.poll() is None and time.time() < deadline, "moto_server did not start"
-            time.sleep(0.1)
-        endpoint = f"http://127.0.0.1:{port}"
+    with moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "4", "AWS_ACCESS_KEY_ID": "test",
+                      "AWS_SECRET_ACCESS_KEY": "test"}) as endpoint:
         admin = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
                      aws_secret_access_key="test")
         s3 = boto3.client("s3", **admin)
@@ -141,9 +125,6 @@ def s3_with_iam():
         iam.create_user(UserName="nobody")
         key = iam.create_access_key(UserName="nobody")["AccessKey"]
         yield endpoint, key["AccessKeyId"], key["SecretAccessKey"]
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def test_access_denied_says_emopulse_may_not_read_it(tmp_path, s3_with_iam, monkeypatch):
