@@ -23,6 +23,10 @@ $(VENV)/.installed: pyproject.toml
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing prometheus (Debian package)"; \
 	  (apt-get update -qq && apt-get install -y -qq prometheus) >/dev/null || sudo apt-get install -y -qq prometheus; }
+	# iproute2 (ss): the accounts test reads the socket table to check the embedded stack listens on loopback only.
+	@command -v ss >/dev/null || { \
+	  echo "installing iproute2 (Debian package)"; \
+	  (apt-get update -qq && apt-get install -y -qq iproute2) >/dev/null || sudo apt-get install -y -qq iproute2; }
 	# chromium: the report is checked in a headless browser; postgresql: the history store's production path.
 	@command -v chromium >/dev/null && test -x /usr/lib/postgresql/15/bin/initdb || { \
 	  echo "installing chromium and postgresql (Debian packages)"; \
