@@ -190,15 +190,22 @@ class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercepto
     intercept_unary_unary = intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = _call
 
 
-class _AioBearer(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
-                 grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
+class _AioBearer:
+    """As _Bearer for grpc.aio, whose channel files each interceptor under its first kind only: one per kind."""
+
     def __init__(self, key: str):
         self.key = key
 
     async def _call(self, continuation, details, request):
         return await continuation(_with_key(details, self.key, aio=True), request)
 
-    intercept_unary_unary = intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = _call
+    @classmethod
+    def each_kind(cls, key: str) -> list:
+        kinds = {"unary_unary": grpc.aio.UnaryUnaryClientInterceptor, "unary_stream": grpc.aio.UnaryStreamClientInterceptor,
+                 "stream_unary": grpc.aio.StreamUnaryClientInterceptor,
+                 "stream_stream": grpc.aio.StreamStreamClientInterceptor}
+        return [type(f"_AioBearer_{name}", (cls, kind), {f"intercept_{name}": cls._call})(key)
+                for name, kind in kinds.items()]
 
 
 def _credentials(tls: bool, ca: str | None, cert: str | None, key: str | None):
@@ -218,7 +225,7 @@ def channel(address: str, api_key: str | None = None, tls: bool = False, ca: str
     api_key = os.environ.get("EMOPULSE_API_KEY", "") if api_key is None else api_key
     creds = _credentials(tls, ca, cert, key)
     if aio:
-        interceptors = [_AioBearer(api_key)] if api_key else None
+        interceptors = _AioBearer.each_kind(api_key) if api_key else None
         if creds is None:
             return grpc.aio.insecure_channel(address, options=OPTIONS, interceptors=interceptors)
         return grpc.aio.secure_channel(address, creds, options=OPTIONS, interceptors=interceptors)

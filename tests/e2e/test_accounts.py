@@ -216,3 +216,17 @@ def test_each_quota_trips_with_resource_exhausted_and_resets(stack, gateways, ta
                                                   timeout=10))
         assert "audience messages per minute: 2 of 2 used" in error.details()
         pushing.join(60)
+
+
+async def test_the_async_sdk_sends_the_key_on_every_kind_of_call(gateways, keys, talking_clip):
+    from emopulse.client import AsyncClient
+
+    async with AsyncClient(gateways[0], timeout=30, api_key=keys["a"]) as c:
+        job = await c.upload(talking_clip[0], language="en")           # client streaming
+        assert job.id in {j.id for j in await c.list_jobs()}           # unary
+        events = [e async for e in c.subscribe(job.id, timeout=240)]   # server streaming
+        assert any(e.HasField("summary") for e in events)
+    async with AsyncClient(gateways[0], timeout=10, api_key="") as anonymous:
+        with pytest.raises(grpc.RpcError) as caught:
+            await anonymous.list_jobs()
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
