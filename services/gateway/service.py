@@ -294,8 +294,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                     raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the first message must carry info (filename, content type)")
                 await asyncio.to_thread(upload.write, chunk.data)
                 UPLOAD_BYTES.inc(len(chunk.data))
-                if caller().limits is not None:
-                    quotas.check_upload(upload.size, caller().limits)
+                self._check_upload_size(upload.size)
             if info is None:
                 raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the upload was empty: no info, no data")
             if upload.size == 0:
