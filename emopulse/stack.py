@@ -29,10 +29,35 @@ NATS_USER = "emopulse"
 SERVICES = ("gateway", "transcriber", "ingest", "audiotext", "vision", "fusion", "pulse")
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 65535
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, chosen below the OS's ephemeral range: a port the OS hands out (bind
+    to 0) is also what outgoing connections get, and one may take it before the process that is to
+    listen on it starts (seen as "Address already in use" at a service's start)."""
+    low = _ephemeral_ports()[0]
+    span = range(10000, low) if low > 11000 else range(low // 2, low)
+    for _ in range(200):
+        port = secrets.choice(span)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {span.start}-{span.stop - 1}")
 
 
 def _bin(name: str) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 
 import aiohttp
@@ -12,6 +11,7 @@ from aiohttp import web
 from google.protobuf import json_format
 
 from emopulse.runtime import webhooks
+from emopulse.stack import free_port
 from emopulse.v1 import api_pb2
 from emopulse.v1 import results_pb2 as pb
 
@@ -174,9 +174,7 @@ async def test_a_slow_receiver_times_out(receiver, session):
 
 
 async def test_a_closed_port_is_a_connection_error(session):
-    with socket.socket() as s:  # a port that was free a moment ago and has no listener now
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # free a moment ago, and no listener now
     hook = api_pb2.Webhook(url=f"http://127.0.0.1:{port}/hook", secret=SECRET)
     delivery = await webhooks.post(session, hook, an_alert(), attempt=3, timeout_s=TIMEOUT_S)
     assert not delivery.delivered and delivery.status == 0 and delivery.attempt == 3
