@@ -23,6 +23,7 @@ FUSION_DEADLINE_S = 25
 WORKERS = {"vision": 2, "fusion": 2, "ingest": 2}
 LEASE_TTL_S = 3
 RECONNECT_BUDGET_S = 12
+USAGE_METER_S = 2
 
 
 @contextlib.contextmanager
@@ -79,6 +80,7 @@ def stack(tmp_path_factory, s3_server, media_root):
         "EMOPULSE_SOURCE_TIMEOUT_S": "2",
         "EMOPULSE_RECONNECT_BUDGET_S": str(RECONNECT_BUDGET_S),
         "EMOPULSE_RECONNECT_MAX_DELAY_S": "1",
+        "EMOPULSE_USAGE_METER_S": str(USAGE_METER_S),
     }
     st = Stack.new(tmp_path_factory.mktemp("stack"), env=env, workers=WORKERS)
     try:

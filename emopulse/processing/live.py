@@ -194,6 +194,12 @@ def describe_gap(from_s: float, to_s: float) -> str:
     return f"no media from {from_s:.1f} s to {to_s:.1f} s ({to_s - from_s:.1f} s)"
 
 
+def request_stop(stream: pb.Stream, why: str) -> None:
+    """Ask the stream's owner to end it (it ends with ``why`` as its last detail); the first reason stays."""
+    if not stream.stop_requested:
+        stream.stop_requested, stream.stop_reason = True, why
+
+
 def stream_view(job: pb.Job) -> pb.Stream:
     """A live stream as the API shows it: its own record, with what the job it runs as knows."""
     stream = pb.Stream()

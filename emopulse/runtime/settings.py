@@ -54,6 +54,8 @@ class Settings:
     quota_audience_per_minute: int = 600
     quota_requests_per_second: float = 20.0
     quota_burst: int = 40                   # requests a tenant may make at once before the rate applies
+    usage_meter_s: float = 30.0             # a live stream's media is counted every this many seconds as it plays
+                                            # (and it is stopped once its owner's month is used up)
     # Bus behaviour
     stream_replicas: int = 1                # JetStream replicas of every stream and bucket (3 on a NATS cluster)
     stream_max_age_s: float = 7 * 24 * 3600  # events, job records and fusion state are kept this long

@@ -67,6 +67,31 @@ class UsageStore:
         await self._change(tenant, month if isinstance(month, str) else month_key(month), deltas)
         return True
 
+    async def count_upto(self, marker: str, tenant: str, month: str | float, media_s: float) -> dict | None:
+        """Count a job's media up to ``media_s`` in all, however often it is called: a live stream as it
+        plays, then once more when it ends. The marker holds the seconds counted so far (changed by
+        CAS, before the month's record, so a crash in between loses at most that step, never doubles
+        it). Returns the month's record when something was added, else None. A marker of count_once
+        (empty) means counted in full."""
+        while True:
+            try:
+                entry = await self.counted.get(marker)
+                counted, revision = (float(entry.value) if entry.value else None), entry.revision
+            except KeyNotFoundError:
+                counted, revision = 0.0, None
+            if counted is None or media_s <= counted:
+                return None
+            value = f"{media_s:.3f}".encode()
+            try:
+                if revision is None:
+                    await self.counted.create(marker, value)
+                else:
+                    await self.counted.update(marker, value, last=revision)
+            except (KeyWrongLastSequenceError, BadRequestError):
+                continue  # another replica counted meanwhile: read what it counted
+            return await self._change(tenant, month if isinstance(month, str) else month_key(month),
+                                      {"media_s": media_s - counted})
+
     async def add(self, tenant: str, now: float, **deltas: float) -> dict:
         """Add to this month's counters (names in COUNTERS); returns the record as stored."""
         return await self._change(tenant, month_key(now), deltas)

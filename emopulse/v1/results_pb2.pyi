@@ -117,7 +117,7 @@ class Job(_message.Message):
     def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., media_uri: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., utterances_total: _Optional[int] = ..., utterances_fused: _Optional[int] = ..., duration_s: _Optional[float] = ..., media_seconds_done: _Optional[float] = ..., request_id: _Optional[str] = ..., stream: _Optional[_Union[Stream, _Mapping]] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class Stream(_message.Message):
-    __slots__ = ("id", "name", "url", "state", "reason", "detail", "language", "created_at", "updated_at", "media_seconds", "lag_s", "reconnects", "gap_seconds", "utterances", "recording_uri", "stop_requested", "owner")
+    __slots__ = ("id", "name", "url", "state", "reason", "detail", "language", "created_at", "updated_at", "media_seconds", "lag_s", "reconnects", "gap_seconds", "utterances", "recording_uri", "stop_requested", "owner", "stop_reason", "media_minutes_per_month")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +135,8 @@ class Stream(_message.Message):
     RECORDING_URI_FIELD_NUMBER: _ClassVar[int]
     STOP_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_MINUTES_PER_MONTH_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     url: str
@@ -152,7 +154,9 @@ class Stream(_message.Message):
     recording_uri: str
     stop_requested: bool
     owner: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[_Union[StreamState, str]] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., media_seconds: _Optional[float] = ..., lag_s: _Optional[float] = ..., reconnects: _Optional[int] = ..., gap_seconds: _Optional[float] = ..., utterances: _Optional[int] = ..., recording_uri: _Optional[str] = ..., stop_requested: _Optional[bool] = ..., owner: _Optional[str] = ...) -> None: ...
+    stop_reason: str
+    media_minutes_per_month: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[_Union[StreamState, str]] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., language: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., media_seconds: _Optional[float] = ..., lag_s: _Optional[float] = ..., reconnects: _Optional[int] = ..., gap_seconds: _Optional[float] = ..., utterances: _Optional[int] = ..., recording_uri: _Optional[str] = ..., stop_requested: _Optional[bool] = ..., owner: _Optional[str] = ..., stop_reason: _Optional[str] = ..., media_minutes_per_month: _Optional[float] = ...) -> None: ...
 
 class Word(_message.Message):
     __slots__ = ("text", "start_s", "end_s", "probability")

@@ -21,7 +21,7 @@ from prometheus_client import Counter, Gauge
 
 from emopulse.processing import diarization, pulse, quotas, sources
 from emopulse.quoting import quoted
-from emopulse.processing.live import stream_view
+from emopulse.processing.live import request_stop, stream_view
 from emopulse.processing.ordering import EventOrder
 from emopulse.runtime import auth, bus, history_store, usage, webhooks
 from emopulse.runtime.alert_store import DELIVERIES_BUCKET, RULES_BUCKET, load_deliveries, load_rules
@@ -342,6 +342,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                      language=language or self.rt.settings.language, created_at=now, updated_at=now,
                      request_id=request_id, stream=pb.Stream(name=name, url=url, state=pb.STREAM_STARTING),
                      tenant=caller().tenant, **speaker_bounds(speakers))
+        if caller().limits is not None:  # the pulse service stops the stream once the month is used up
+            job.stream.media_minutes_per_month = caller().limits.media_minutes_per_month
         if not await self.rt.jobs.create(job):
             job = await self._job(job.id)
             if job.state in bus.TERMINAL or not job.HasField("stream"):
@@ -407,7 +409,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         if job.state in bus.TERMINAL or view.state in (pb.STREAM_ENDED, pb.STREAM_FAILED):
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION,
                            f"stream {job.id} has already ended ({pb.StreamState.Name(view.state)})")
-        job = await self.rt.jobs.update(job.id, lambda j: setattr(j.stream, "stop_requested", True))
+        job = await self.rt.jobs.update(job.id, lambda j: request_stop(j.stream, "stopped by a user"))
         return stream_view(job)
 
     @_api

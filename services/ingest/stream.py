@@ -94,7 +94,8 @@ class LiveStream:
         self.waiting_from: list[float] = []          # where each queued final's speech starts (media time)
         self.finals_busy = False
         self.first_partial_of = -1                   # index whose first partial was timed
-        self.stop_requested = asyncio.Event()       # StopStream or a cancelled job
+        self.stop_requested = asyncio.Event()       # StopStream, a cancelled job, or its owner's quota
+        self.stop_reason = "stopped by a user"
         self.lagging = False
         self.recording: list[np.ndarray] = []
         self.recording_from = self.media_s
@@ -126,7 +127,7 @@ class LiveStream:
                 self.rt.log.error("reading failed: %r; handing the stream over", read.exception(), extra=self.log_extra)
             outcome = read.result() if read in done and read.exception() is None else None
             if outcome is None and self.stop_requested.is_set():
-                outcome = (pb.STREAM_ENDED, "", "stopped by a user")
+                outcome = (pb.STREAM_ENDED, "", self.stop_reason)
             read.cancel()
             await asyncio.gather(read, return_exceptions=True)
             # Whatever happens next, what was heard is finished: speech in progress is the last utterance.
@@ -487,6 +488,7 @@ class LiveStream:
                                           if self.lagging else "")
                 job = await self._update_job(lambda s: setattr(s, "lag_s", lag))
                 if job is None or job.state in bus.TERMINAL or job.stream.stop_requested:
+                    self.stop_reason = (job.stream.stop_reason if job is not None else "") or "stopped by a user"
                     self.stop_requested.set()
             except LeaseLost:
                 raise

@@ -10,7 +10,8 @@ back after a backoff as the same message redelivered (a timer that survives a cr
 History: when any job or stream ends (after a stream's last pulse and alerts), its events are read
 back from results.<job>, summarised (emopulse.processing.history) and saved in the history
 database; a redelivery saves the same record again, so nothing is lost or doubled. Its media minutes
-go to its tenant's usage for the month it was accepted in, once (a marker per job).
+go to its tenant's usage for the month it was accepted in, once (a meter per job); a live stream's
+are counted as it plays, and it is stopped when its owner's month is used up.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import aiohttp
 from nats.js.errors import KeyNotFoundError
 from prometheus_client import Counter, Gauge
 
-from emopulse.processing import history, pulse
+from emopulse.processing import history, pulse, quotas
+from emopulse.processing.live import request_stop
 from emopulse.runtime import bus, history_store, usage, webhooks
 from emopulse.runtime.alert_store import DELIVERIES_BUCKET, MAX_LOG, RULES_BUCKET, load_deliveries, load_rules
 from emopulse.runtime.service import Runtime
@@ -54,6 +56,7 @@ class PulseService:
         self.is_stream: dict[str, tuple[bool, str]] = {}
         self.session: aiohttp.ClientSession | None = None
         self.shown: dict[str, float] = {}  # streams in this replica's gauges, and when last set
+        self.metered: dict[str, float] = {}  # live streams' media counted into usage by this replica
 
     async def run(self, stopping: asyncio.Event) -> None:
         js, s = self.rt.js, self.rt.settings
@@ -136,11 +139,34 @@ class PulseService:
                                self.every_s)
         await asyncio.to_thread(self.history.save, entry)
         seconds = job.stream.media_seconds if job.HasField("stream") else job.media_seconds_done or job.duration_s
-        await self.usage.count_once(job.id, job.tenant, job.created_at, media_s=seconds)
+        await self.usage.count_upto(job.id, job.tenant, job.created_at, seconds)
 
     async def on_clock(self, data: bytes) -> None:
         clock = ev.StreamClock.FromString(data)
         await self._step(clock.stream_id, lambda st: pulse.add_clock(st, clock, self.every_s))
+        await self._meter(clock.stream_id, clock.media_s)
+
+    async def _meter(self, stream_id: str, media_s: float) -> None:
+        """A live stream's media goes to its owner's usage as it plays (every USAGE_METER_S), and the
+        stream is stopped once the month's minutes are used up: unlike a file's, its length is not
+        known when it is accepted. Its end counts the rest (_record)."""
+        if media_s < self.metered.get(stream_id, 0.0) + self.rt.settings.usage_meter_s:
+            return
+        job = await self.rt.jobs.get(stream_id)
+        if job is None or job.state in bus.TERMINAL or not job.HasField("stream"):
+            return
+        if stream_id not in self.metered and len(self.metered) >= KNOWN_JOBS:
+            self.metered.pop(next(iter(self.metered)))  # (a restart of the count is harmless: count_upto)
+        self.metered[stream_id] = media_s
+        month = await self.usage.count_upto(job.id, job.tenant, job.created_at, media_s)
+        allowed = job.stream.media_minutes_per_month
+        if month is None or not allowed or job.stream.stop_requested:
+            return
+        try:
+            quotas.check_media(month["media_s"], 0.0, quotas.Limits(media_minutes_per_month=allowed), time.time())
+        except quotas.Exceeded as used_up:
+            await self.rt.jobs.update(job.id, lambda j: request_stop(j.stream, f"stopped: {used_up.message}"))
+            self.rt.log.info("stream stopped: %s", used_up.message, extra={"job_id": job.id})
 
     async def _step(self, stream_id: str, change, final: bool = False) -> None:
         """Apply one event to the stream's state, decide what it allows, then publish the outbox."""
@@ -200,6 +226,7 @@ class PulseService:
     def _forget(self, stream_id: str) -> None:
         """An ended stream leaves the gauges, so their labels stay bounded by the live streams."""
         self.shown.pop(stream_id, None)
+        self.metered.pop(stream_id, None)
         for gauge in WINDOW_GAUGES:
             for w in self.windows:
                 try:

@@ -18,7 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from emopulse.client import Client, file_chunks
 from emopulse.stack import REPO_ROOT, grpc_serving
-from tests.stack_fixtures import extra_gateways
+from emopulse.v1 import results_pb2 as pb
+from tests.live_sources import RtspSource
+from tests.stack_fixtures import USAGE_METER_S, extra_gateways
 
 pytestmark = pytest.mark.slow
 
@@ -216,6 +218,33 @@ def test_each_quota_trips_with_resource_exhausted_and_resets(stack, gateways, ta
                                                   timeout=10))
         assert "audience messages per minute: 2 of 2 used" in error.details()
         pushing.join(60)
+
+
+def test_a_live_stream_is_stopped_when_its_owners_month_is_used_up(stack, gateways, talking_clip):
+    """A stream's length is not known when it starts: its media is counted as it plays (every
+    USAGE_METER_S), it ends by itself once the month's minutes are used, and it is counted once in all."""
+    allowed_s = 12.0
+    key = new_key(stack, "metered", "--quota", f"media_minutes_per_month={allowed_s / 60}")
+    with Client(gateways[0], timeout=30, api_key=key) as c:
+        with RtspSource(talking_clip[0], loop=True) as camera:
+            stream = c.start_stream(camera.url, name="metered", language="en")
+            assert stream.media_minutes_per_month == pytest.approx(allowed_s / 60)
+            deadline = time.time() + 120
+            while (seen := c.get_stream(stream.id)).state not in (pb.STREAM_ENDED, pb.STREAM_FAILED):
+                assert time.time() < deadline, f"the stream went on past its month's minutes: {seen}"
+                time.sleep(0.5)
+        assert seen.state == pb.STREAM_ENDED and seen.stop_reason.startswith("stopped: media minutes this month")
+        assert seen.detail == seen.stop_reason and seen.reason == ""
+        # stopped within a few seconds of the allowance: a meter step, a renewal, and speech in progress
+        assert allowed_s <= seen.media_seconds < allowed_s + USAGE_METER_S + 8, seen.media_seconds
+        deadline = time.time() + 60  # the end counts the rest, once
+        while abs(c.get_usage().media_minutes * 60 - seen.media_seconds) > 0.01:
+            assert time.time() < deadline, (c.get_usage(), seen.media_seconds)
+            time.sleep(0.5)
+        error = exhausted(lambda: c.start_stream("rtsp://127.0.0.1:1/next", name="next"))
+        assert "media minutes this month" in error.details()
+        time.sleep(2 * USAGE_METER_S)  # nothing comes after the end (a late clock, a redelivered end)
+        assert c.get_usage().media_minutes * 60 == pytest.approx(seen.media_seconds, abs=0.01)
 
 
 async def test_the_async_sdk_sends_the_key_on_every_kind_of_call(gateways, keys, talking_clip):

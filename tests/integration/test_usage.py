@@ -98,3 +98,22 @@ async def test_records_survive_reopening_the_bucket(connections):
     await (await UsageStore.open(connections[0])).add("acme", DECEMBER, jobs=2)
     again = await UsageStore.open(connections[1])  # create_key_value on an existing bucket keeps it
     assert (await again.get("acme", DECEMBER))["jobs"] == 2
+
+
+async def test_a_stream_metered_as_it_plays_is_counted_once_in_all(connections):
+    """Two pulse replicas meter one live stream as it plays, then its end is counted (twice, as a
+    redelivery would): the month holds exactly the stream's media, never more."""
+    stores = [await UsageStore.open(js) for js in connections]
+    ticks = [stores[i % 2].count_upto("stream-1", "acme", DECEMBER, media_s=5.0 * (i // 2 + 1)) for i in range(20)]
+    added = await asyncio.gather(*ticks)
+    assert (await stores[0].get("acme", DECEMBER))["media_s"] == 50.0
+    assert sum(r is not None for r in added) <= 10  # the same total twice is counted once
+    assert await stores[1].count_upto("stream-1", "acme", DECEMBER, media_s=30.0) is None  # behind: nothing
+    ended = await stores[1].count_upto("stream-1", "acme", "2026-12", media_s=52.25)
+    assert ended["media_s"] == 52.25
+    assert await stores[0].count_upto("stream-1", "acme", DECEMBER, media_s=52.25) is None
+    # a job counted whole by count_once is not counted again
+    assert await stores[0].count_once("job-1", "acme", DECEMBER, media_s=7.0)
+    assert not await stores[1].count_once("job-1", "acme", DECEMBER, media_s=7.0)
+    assert await stores[1].count_upto("job-1", "acme", DECEMBER, media_s=9.0) is None
+    assert (await stores[0].get("acme", DECEMBER))["media_s"] == 59.25

@@ -118,6 +118,13 @@ def test_stream_view_follows_the_job():
     assert live.stream_view(job).state == pb.STREAM_FAILED and live.stream_view(job).reason == "cancelled by a user"
 
 
+def test_the_first_reason_to_stop_a_stream_stays():
+    stream = pb.Stream(state=pb.STREAM_LIVE)
+    live.request_stop(stream, "stopped: media minutes this month: 10.0 of 10 used")
+    live.request_stop(stream, "stopped by a user")  # a StopStream after the quota's stop changes nothing
+    assert stream.stop_requested and stream.stop_reason == "stopped: media minutes this month: 10.0 of 10 used"
+
+
 def test_partials_and_states_pass_at_once_and_are_numbered():
     order = EventOrder()
     partial = pb.JobEvent(job_id="s", partial=pb.Partial(index=0, text="hel"))
