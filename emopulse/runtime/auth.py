@@ -46,6 +46,10 @@ class Caller:
     def sees(self, tenant: str) -> bool:
         return self.admin or tenant == self.tenant
 
+    def holds(self, tenant: str, key_id: str) -> bool:
+        """What one key made and only it may use (a direct upload's reference); an admin may too."""
+        return self.admin or (tenant == self.tenant and key_id == self.key_id)
+
 
 #: With auth off (the embedded default on loopback) every caller is this one: today's behaviour.
 OPEN = Caller(tenant="", admin=True)

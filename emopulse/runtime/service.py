@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Protocol
@@ -82,17 +83,58 @@ async def _bounded(runtime: Runtime, what: str, closing, timeout: float = 5.0) -
         runtime.log.warning("%s did not finish cleanly: %r", what, exc)
 
 
-def _listen(server, settings: Settings) -> int:
+def _listen(server, settings: Settings, log: logging.Logger) -> int:
     """The gRPC port: TLS only when a certificate is set (and client certificates with a client CA)."""
     address = f"{settings.bind_host}:{settings.grpc_port}"
     if not settings.tls_cert:
         return server.add_insecure_port(address)
-    read = lambda path: Path(path).read_bytes()  # noqa: E731
-    credentials = grpc.ssl_server_credentials(
-        [(read(settings.tls_key), read(settings.tls_cert))],
-        root_certificates=read(settings.tls_client_ca) if settings.tls_client_ca else None,
-        require_client_auth=bool(settings.tls_client_ca))
+    files = CertificateFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca, log)
+    credentials = grpc.dynamic_ssl_server_credentials(files.load(), files.changed,
+                                                      require_client_authentication=bool(settings.tls_client_ca))
     return server.add_secure_port(address, credentials)
+
+
+class CertificateFiles:
+    """The TLS certificate, key and client CA, read again when a file changes: cert-manager renews a
+    mounted Secret in place, and gRPC asks before each new connection (``changed``), so a renewed
+    certificate is served without a restart. A half-written or broken renewal keeps the last good one."""
+
+    def __init__(self, cert: str, key: str, client_ca: str, log: logging.Logger):
+        self.paths = [p for p in (cert, key, client_ca) if p]
+        self.cert, self.key, self.client_ca, self.log = cert, key, client_ca, log
+        self.stamp: tuple = ()   # the files as last loaded
+        self.broken: tuple = ()  # the files as they last failed to load (said once)
+
+    def _stamp(self) -> tuple:
+        return tuple((st.st_mtime_ns, st.st_size, st.st_ino) for st in (Path(p).stat() for p in self.paths))
+
+    def load(self) -> grpc.ServerCertificateConfiguration:
+        stamp = self._stamp()
+        check = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # a key that fits its certificate, a CA
+        check.load_cert_chain(self.cert, self.key)
+        if self.client_ca:
+            check.load_verify_locations(self.client_ca)
+        ca = Path(self.client_ca).read_bytes() if self.client_ca else None
+        config = grpc.ssl_server_certificate_configuration(
+            [(Path(self.key).read_bytes(), Path(self.cert).read_bytes())], root_certificates=ca)
+        self.stamp = stamp
+        return config
+
+    def changed(self) -> grpc.ServerCertificateConfiguration | None:
+        try:
+            stamp = self._stamp()
+        except OSError:  # a file missing for a moment, mid-renewal
+            return None
+        if stamp in (self.stamp, self.broken):
+            return None
+        try:
+            config = self.load()
+        except OSError as exc:  # (ssl.SSLError too) a half-written renewal: tried again when the files change
+            self.broken = stamp
+            self.log.warning("TLS files changed but could not be loaded: %s; serving the previous certificate", exc)
+            return None
+        self.log.info("TLS certificate reloaded from %s", self.cert)
+        return config
 
 
 async def serve(name: str, build, settings: Settings | None = None) -> None:
@@ -120,7 +162,7 @@ async def serve(name: str, build, settings: Settings | None = None) -> None:
         runtime.dependencies = Dependencies(runtime.nc, runtime.triton, service.models)
         metrics.serve(settings.metrics_port, settings.bind_host)
         reflection.enable_server_reflection(runtime.service_names, runtime.server)
-        port = _listen(runtime.server, settings)
+        port = _listen(runtime.server, settings, runtime.log)
         await runtime.server.start()
         stack.push_async_callback(_bounded, runtime, "gRPC stop", runtime.server.stop(settings.shutdown_grace_s))
         watcher = asyncio.create_task(_watch_health(runtime, stopping))

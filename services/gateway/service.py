@@ -229,8 +229,8 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
         url, headers = await asyncio.to_thread(self.rt.store.presigned_put, key, s.upload_url_expiry_s,
                                                request.content_type, request.size_bytes)
         now = time.time()
-        record = {"tenant": caller().tenant, "bucket": s.s3_bucket, "key": key, "filename": filename[:255],
-                  "created_at": now}
+        record = {"tenant": caller().tenant, "key_id": caller().key_id, "bucket": s.s3_bucket, "key": key,
+                  "filename": filename[:255], "created_at": now}
         await (await self._uploads()).create(upload_id, json.dumps(record).encode())
         self.rt.log.info("direct upload ticket: %s", key)
         return api_pb2.UploadTicket(reference=f"upload:{upload_id}", url=url, method="PUT", headers=headers,
@@ -253,8 +253,9 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
             quotas.check_upload(size, caller().limits)
 
     async def _uploaded(self, reference: str) -> tuple[str, str]:
-        """A direct upload's (media URI, filename), once its object is there. Another tenant's
-        reference is NOT_FOUND in the same words as one that never existed (ids are not an oracle)."""
+        """A direct upload's (media URI, filename), once its object is there. A reference is its key's:
+        another key's (even of the same tenant) is NOT_FOUND in the same words as one that never
+        existed (ids are not an oracle)."""
         if self.rt.settings.storage != "s3":
             raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, "direct uploads need S3 storage "
                            "(EMOPULSE_STORAGE=s3): this gateway has none")
@@ -265,7 +266,7 @@ class Gateway(api_pb2_grpc.EmoPulseServicer):
                 record = json.loads((await (await self._uploads()).get(upload_id)).value or b"null")
             except KeyNotFoundError:
                 pass
-        if record is None or not caller().sees(record["tenant"]):
+        if record is None or not caller().holds(record["tenant"], record.get("key_id", "")):
             raise ApiError(grpc.StatusCode.NOT_FOUND, f"no upload with reference {quoted(reference)} "
                            "(references expire UPLOAD_RECORD_TTL_S after CreateUpload)")
         size = await asyncio.to_thread(self.rt.store.object_size, record["bucket"], record["key"])

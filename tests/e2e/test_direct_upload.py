@@ -1,6 +1,6 @@
 """Direct uploads end to end: a gateway replica with S3 storage and auth on beside the session's stack
 (same NATS, same workers), the file PUT to the real moto_server with a presigned URL, then analysed by
-its upload:<id> reference; only by its own tenant, only once something was PUT; s3:// references only
+its upload:<id> reference; only by the key that made it, only once something was PUT; s3:// references only
 in the allowed buckets; and a gateway on local storage saying direct uploads need S3."""
 from __future__ import annotations
 
@@ -44,13 +44,16 @@ def s3_gateway(stack, s3_server):
 
 @pytest.fixture(scope="module")
 def clients(stack, s3_gateway):
-    a = Client(s3_gateway, timeout=30, api_key=new_key(stack, "uploader a"))
+    key_a = new_key(stack, "uploader a")
+    a = Client(s3_gateway, timeout=30, api_key=key_a)
     b = Client(s3_gateway, timeout=30, api_key=new_key(stack, "uploader b"))
+    # another key of A's tenant (a tenant is its first key's id unless --tenant names it)
+    a2 = Client(s3_gateway, timeout=30, api_key=new_key(stack, "uploader a2", "--tenant", key_a.split("_")[1]))
     try:
-        yield a, b
+        yield a, b, a2
     finally:
-        a.close()
-        b.close()
+        for c in (a, b, a2):
+            c.close()
 
 
 def refused(call) -> grpc.RpcError:
@@ -59,8 +62,8 @@ def refused(call) -> grpc.RpcError:
     return caught.value
 
 
-def test_a_direct_upload_is_analysed_for_its_own_tenant_only(clients, s3_server, talking_clip):
-    a, b = clients
+def test_a_direct_upload_is_analysed_for_its_own_key_only(clients, s3_server, talking_clip):
+    a, b, a2 = clients
     path = talking_clip[0]
     job = a.upload_direct(path, language="en")  # CreateUpload, PUT to moto_server, Analyze(upload:<id>)
     assert job.filename == path.name and job.media_uri.startswith("s3://media/uploads/")
@@ -73,16 +76,18 @@ def test_a_direct_upload_is_analysed_for_its_own_tenant_only(clients, s3_server,
     reference = "upload:" + key.split("/")[1]
     unknown = "upload:" + "0" * 32
     never = refused(lambda: b.analyze_reference(unknown))
-    theirs = refused(lambda: b.analyze_reference(reference))  # A's reference, as B
-    assert never.code() == theirs.code() == grpc.StatusCode.NOT_FOUND
-    assert theirs.details() == never.details().replace(unknown, reference)  # the same words: no oracle
+    for other in (b, a2):  # A's reference, as another tenant's key and as another key of A's tenant
+        theirs = refused(lambda: other.analyze_reference(reference))
+        assert never.code() == theirs.code() == grpc.StatusCode.NOT_FOUND
+        assert theirs.details() == never.details().replace(unknown, reference)  # the same words: no oracle
+    assert a2.get_job(job.id).id == job.id  # the job itself is the tenant's, as every job is
     # nor can B (or A) reach the stored object by its s3:// name: the store's own prefixes are refused
     own = refused(lambda: b.analyze_reference(job.media_uri))
     assert own.code() == grpc.StatusCode.INVALID_ARGUMENT and "own storage" in own.details()
 
 
 def test_refusals_before_any_work(clients, client):
-    a, _ = clients
+    a = clients[0]
     ticket = a.create_upload("later.mp4", content_type="video/mp4")
     assert ticket.reference.startswith("upload:") and ticket.method == "PUT"
     assert ticket.headers["Content-Type"] == "video/mp4" and ticket.expires_at > time.time()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,30 @@ def test_mtls_wants_a_client_certificate_from_the_ca(tls_gateways, pki):
         with pytest.raises(grpc.RpcError) as refused:
             other.list_jobs()
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(stack, pki, tmp_path):
+    """cert-manager renews a mounted Secret's files in place: new connections get the new certificate
+    (here from another CA), and a half-done renewal (a key without its certificate) keeps the old one."""
+    from cryptography.hazmat.primitives import serialization
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    shutil.copy(pki["server"], cert)
+    shutil.copy(pki["server-key"], key)
+    tls = {"EMOPULSE_TLS_CERT": str(cert), "EMOPULSE_TLS_KEY": str(key)}
+    with extra_gateways(stack, [tls], lambda address, _: _ready(address, pki, mtls=False)) as (address,):
+        new_ca, new_ca_key = _issue("EmoPulse renewed CA")
+        renewed, renewed_key = _issue("gateway", new_ca, new_ca_key, server=True)
+        (tmp_path / "new-ca.pem").write_bytes(new_ca.public_bytes(serialization.Encoding.PEM))
+
+        key.write_bytes(_pem_key(renewed_key))  # the key first: it does not fit the certificate yet
+        with Client(address, timeout=10, ca=pki["ca"]) as before:
+            assert isinstance(before.list_jobs(), list)
+        cert.write_bytes(renewed.public_bytes(serialization.Encoding.PEM))
+        with Client(address, timeout=10, ca=str(tmp_path / "new-ca.pem")) as after:
+            assert isinstance(after.list_jobs(), list)
+        with Client(address, timeout=5, ca=pki["ca"]) as stale:  # the old CA no longer vouches for the gateway
+            with pytest.raises(grpc.RpcError) as refused:
+                stale.list_jobs()
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    log = next((stack.data_dir / "logs").glob(f"gateway-extra-{address.rsplit(':', 1)[1]}.log")).read_text()
+    assert "could not be loaded" in log and "TLS certificate reloaded" in log
