@@ -273,6 +273,23 @@ async def test_every_job_is_listed_while_jobs_are_being_written(js):
         await task
 
 
+async def test_a_buckets_values_are_read_in_one_pass_as_gets_would_see_them(js):
+    kv = await bus.bucket(js, "listing", SETTINGS)
+    assert await bus.kv_values(js, "listing") == {}
+    for i in range(50):
+        await kv.put(f"k{i}", f"v{i}".encode())
+    for i in range(10):
+        await kv.put(f"k{i}", f"changed{i}".encode())  # the latest value counts
+    await kv.delete("k10")
+    await kv.purge("k11")
+    values = await bus.kv_values(js, "listing")
+    assert set(values) == {f"k{i}" for i in range(50)} - {"k10", "k11"}
+    for key, value in values.items():
+        assert (await kv.get(key)).value == value
+    await kv.put("k10", b"back")
+    assert (await bus.kv_values(js, "listing"))["k10"] == b"back"
+
+
 async def test_job_pages_are_stable_and_complete(js):
     store = bus.JobStore(js, "test")
     for i in range(25):
