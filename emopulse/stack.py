@@ -32,20 +32,19 @@ SERVICES = ("gateway", "transcriber", "ingest", "audiotext", "vision", "fusion",
 _HANDED_OUT: set[int] = set()
 
 
-def _ephemeral_ports() -> tuple[int, int]:
+def _ephemeral_low() -> int:
+    """Where the OS's range for outgoing connections starts (Linux; 32768 elsewhere, a common start)."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 65535
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
     """A loopback port free now, chosen below the OS's ephemeral range: a port the OS hands out (bind
     to 0) is also what outgoing connections get, and one may take it before the process that is to
     listen on it starts (seen as "Address already in use" at a service's start)."""
-    low = _ephemeral_ports()[0]
-    span = range(10000, low) if low > 11000 else range(low // 2, low)
+    span = range(10000, max(_ephemeral_low(), 11000))
     for _ in range(200):
         port = secrets.choice(span)
         if port in _HANDED_OUT:

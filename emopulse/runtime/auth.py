@@ -25,7 +25,7 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import KeyNotFoundError
 
 from emopulse.processing import quotas
-from emopulse.runtime.bus import kv_keys
+from emopulse.runtime.bus import kv_values
 from emopulse.runtime.settings import Settings
 from emopulse.v1 import events_pb2 as ev
 
@@ -119,8 +119,8 @@ class KeyStore:
         return ev.ApiKey.FromString(entry.value or b"") if entry.value else None
 
     async def all(self) -> list[ev.ApiKey]:
-        records = [await self.get(k) for k in await kv_keys(self.js, BUCKET)]
-        return sorted((r for r in records if r is not None), key=lambda r: r.created_at)
+        records = [ev.ApiKey.FromString(value) for value in (await kv_values(self.js, BUCKET)).values()]
+        return sorted(records, key=lambda r: r.created_at)
 
     async def revoke(self, key_id: str) -> ev.ApiKey:
         record = await self.get(key_id)

@@ -149,7 +149,7 @@ async def kv_keys(js: JetStreamContext, name: str) -> list[str]:
 
 async def kv_values(js: JetStreamContext, name: str, timeout_s: float = 10.0) -> dict[str, bytes]:
     """The value of every key of a KV bucket, deleted keys left out: one ordered read of the bucket's
-    stream, the last message per key, rather than a get per key (2,000 jobs: 0.05 s against 0.47 s)."""
+    stream, the last message per key, rather than a get per key (2,000 jobs: 0.06 s against 0.47 s, on a local nats-server)."""
     prefix = f"$KV.{name}."
     keys = await kv_keys(js, name)
     if not keys:

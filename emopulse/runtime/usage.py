@@ -37,6 +37,15 @@ def record_key(tenant: str, month: str) -> str:
     return f"{tenant}.{month}"
 
 
+def _month(month: str | float) -> str:
+    """``YYYY-MM`` as given, or the month of a time (a job's acceptance)."""
+    if isinstance(month, str):
+        if not _MONTH.fullmatch(month):
+            raise ValueError(f"month must be YYYY-MM, not {month!r}")
+        return month
+    return month_key(month)
+
+
 def empty(tenant: str, month: str) -> dict:
     return {"tenant": tenant, "month": month, **{name: kind() for name, kind in COUNTERS.items()}}
 
@@ -64,7 +73,7 @@ class UsageStore:
             await self.counted.create(marker, b"")
         except (KeyWrongLastSequenceError, BadRequestError):  # the marker is there: counted already
             return False
-        await self._change(tenant, month if isinstance(month, str) else month_key(month), deltas)
+        await self._change(tenant, _month(month), deltas)
         return True
 
     async def count_upto(self, marker: str, tenant: str, month: str | float, media_s: float) -> dict | None:
@@ -89,8 +98,7 @@ class UsageStore:
                     await self.counted.update(marker, value, last=revision)
             except (KeyWrongLastSequenceError, BadRequestError):
                 continue  # another replica counted meanwhile: read what it counted
-            return await self._change(tenant, month if isinstance(month, str) else month_key(month),
-                                      {"media_s": media_s - counted})
+            return await self._change(tenant, _month(month), {"media_s": media_s - counted})
 
     async def add(self, tenant: str, now: float, **deltas: float) -> dict:
         """Add to this month's counters (names in COUNTERS); returns the record as stored."""
@@ -101,15 +109,6 @@ class UsageStore:
         month = month_key(now)
         record, _ = await self._read(record_key(tenant, month), tenant, month)
         return record
-
-    async def correct_media(self, tenant: str, month: str | float, delta_s: float) -> dict:
-        """When a job ends: add (real seconds - seconds counted at acceptance) to the month it was
-        accepted in, given as ``YYYY-MM`` or as the acceptance time."""
-        if not isinstance(month, str):
-            month = month_key(month)
-        elif not _MONTH.fullmatch(month):
-            raise ValueError(f"month must be YYYY-MM, not {month!r}")
-        return await self._change(tenant, month, {"media_s": delta_s})
 
     async def _read(self, key: str, tenant: str, month: str) -> tuple[dict, int | None]:
         try:

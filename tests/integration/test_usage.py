@@ -1,5 +1,5 @@
 """Monthly usage on a real nats-server: racing replicas lose no increment, months stay apart, and the
-end-of-job correction lands in the month the job was accepted in."""
+a job's media is counted once, in the month the job was accepted in."""
 from __future__ import annotations
 
 import asyncio
@@ -67,22 +67,15 @@ async def test_months_and_tenants_are_counted_apart(connections):
     assert (await store.get("globex", JANUARY))["media_s"] == 0.0
 
 
-async def test_correction_lands_in_the_month_of_acceptance(connections):
+async def test_a_job_is_counted_in_the_month_it_was_accepted_in(connections):
     store = await UsageStore.open(connections[0])
-    await store.add("acme", DECEMBER, media_s=600)  # an estimate, at acceptance
     await store.add("acme", JANUARY, media_s=60)
-
-    # The job ends in January having run 480 s: December gives back 120 s, January is untouched.
-    corrected = await store.correct_media("acme", "2026-12", -120)
-    assert corrected["media_s"] == 480.0
-    assert (await store.get("acme", DECEMBER))["media_s"] == 480.0
+    # A job accepted on 31 December ends in January: its media goes to December, January is untouched.
+    assert (await store.count_upto("job-dec", "acme", DECEMBER, media_s=480))["media_s"] == 480.0
+    assert (await store.count_upto("job-dec", "acme", "2026-12", media_s=510.5))["media_s"] == 510.5
     assert (await store.get("acme", JANUARY))["media_s"] == 60.0
-
-    # The acceptance time works as well, and the month never goes below zero.
-    assert (await store.correct_media("acme", DECEMBER, 30.5))["media_s"] == 510.5
-    assert (await store.correct_media("acme", DECEMBER, -10_000))["media_s"] == 0.0
     with pytest.raises(ValueError, match="YYYY-MM"):
-        await store.correct_media("acme", "December", -1)
+        await store.count_upto("job-x", "acme", "December", media_s=1)
 
 
 async def test_any_tenant_name_gets_a_valid_key_of_its_own(connections):
